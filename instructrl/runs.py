@@ -1,0 +1,173 @@
+"""Run directories, provenance, metrics and checkpoints shared by every stage.
+
+A run directory holds::
+
+    config.yaml          the resolved config
+    provenance.json      git SHA (+ dirty diff in git.diff), versions, hardware, argv
+    metrics.jsonl        one JSON object per logged step ({"step": n, "sft/loss": ...})
+    tb/                  TensorBoard event files
+    checkpoints/step-N/  resumable state: HF weights + trainer_state.pt
+    final/               the HF-format model (``from_pretrained`` loads it)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from instructrl.config import save_config
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("instructrl", "torch", "transformers", "accelerate", "peft", "datasets", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def hardware() -> dict[str, Any]:
+    import torch
+
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+    }
+    if torch.cuda.is_available():
+        info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+        info["mem_gib"] = round(int(mem) / 2**20, 1)
+    except OSError:
+        pass
+    return info
+
+
+def provenance(argv: list[str] | None = None) -> dict[str, Any]:
+    sha = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain")
+    return {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "argv": list(sys.argv if argv is None else argv),
+        "git_sha": sha.strip() if sha else None,
+        "git_dirty": bool(status and status.strip()),
+        "versions": _versions(),
+        "hardware": hardware(),
+    }
+
+
+def write_provenance(directory: str | Path, cfg: Any | None = None) -> None:
+    """Write config.yaml, provenance.json and (when dirty) git.diff into ``directory``."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    if cfg is not None:
+        save_config(cfg, d / "config.yaml")
+    prov = provenance()
+    (d / "provenance.json").write_text(json.dumps(prov, indent=2))
+    if prov["git_dirty"]:
+        diff = _git("diff", "HEAD")
+        if diff:
+            (d / "git.diff").write_text(diff)
+
+
+class MetricsLogger:
+    """Appends metrics to ``metrics.jsonl`` and TensorBoard. Safe to reopen on resume:
+    entries past the resumed step are dropped first, so a resumed run's log has no
+    duplicated steps."""
+
+    def __init__(self, run_dir: str | Path, enabled: bool = True, resume_step: int | None = None, tensorboard: bool = True):
+        self.enabled = enabled
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self._tb = None
+        if not enabled:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_step is not None and self.path.exists():
+            kept = [l for l in self.path.read_text().splitlines() if l.strip() and json.loads(l).get("step", 0) <= resume_step]
+            self.path.write_text("".join(l + "\n" for l in kept))
+        elif resume_step is None and self.path.exists():
+            self.path.unlink()
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(str(Path(run_dir) / "tb"), purge_step=resume_step)
+            except ImportError:  # tensorboard is optional at run time
+                self._tb = None
+
+    def log(self, step: int, metrics: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        row = {"step": step, **{k: (float(v) if isinstance(v, (int, float)) else v) for k, v in metrics.items()}}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        if self._tb is not None:
+            for k, v in metrics.items():
+                if isinstance(v, (int, float)):
+                    self._tb.add_scalar(k, v, step)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    p = Path(run_dir) / "metrics.jsonl"
+    if not p.exists():
+        return []
+    return [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The newest complete ``checkpoints/step-N`` (a ``COMPLETE`` marker is written last)."""
+    ck = Path(run_dir) / "checkpoints"
+    if not ck.exists():
+        return None
+    done = [p for p in ck.glob("step-*") if (p / "COMPLETE").exists()]
+    if not done:
+        return None
+    return max(done, key=lambda p: int(p.name.split("-")[1]))
+
+
+def prune_checkpoints(run_dir: str | Path, keep: int, protect: set[Path] | None = None) -> None:
+    """Keep the newest ``keep`` complete checkpoints (and any in ``protect``)."""
+    ck = Path(run_dir) / "checkpoints"
+    if keep <= 0 or not ck.exists():
+        return
+    steps = sorted((p for p in ck.glob("step-*")), key=lambda p: int(p.name.split("-")[1]))
+    complete = [p for p in steps if (p / "COMPLETE").exists()]
+    for p in complete[:-keep]:
+        if protect and p.resolve() in {q.resolve() for q in protect}:
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+    for p in steps:  # partial checkpoints from a crash mid-save
+        if not (p / "COMPLETE").exists():
+            shutil.rmtree(p, ignore_errors=True)
