@@ -188,7 +188,7 @@ def generate_text(
         ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in chunk]
         g = backend.generate(ids, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed + s)
         for r, fin in zip(g.response_ids, g.finished):
-            toks = r[:-1] if fin else r
+            toks = [t for t in (r[:-1] if fin else r) if t < len(tokenizer)]
             outs.append(tokenizer.decode(toks, skip_special_tokens=True))
     return outs
 

@@ -169,7 +169,7 @@ def smollm2_gguf_path() -> Path:
 
 def smollm2_dir() -> Path:
     """Plain HF copy of SmolLM2-135M-Instruct (fp32 safetensors, with a pad token), made once."""
-    target = cache_dir() / "smollm2-135m"
+    target = cache_dir() / "smollm2-135m-v1"  # bump the suffix when the conversion changes
     if (target / "config.json").exists() and (target / "model.safetensors").exists():
         return target
     gguf = smollm2_gguf_path()
@@ -211,6 +211,7 @@ def ensure_pad_token(model: Any, tokenizer: Any) -> bool:
     if model is not None:
         n = len(tokenizer)
         if model.get_input_embeddings().weight.shape[0] < n:
+            # exactly one new row: every extra row is a token the model could sample
             model.resize_token_embeddings(n, mean_resizing=False)
         model.config.pad_token_id = tokenizer.pad_token_id
         if getattr(model, "generation_config", None) is not None:

@@ -11,6 +11,9 @@ from instructrl.models.loader import ModelConfig
 
 @dataclass(frozen=True)
 class SFTDataConfig:
+    kind: Literal["demonstrations", "text"] = field(
+        "demonstrations", help="demonstrations (prompt -> response) or plain text (language-model pretraining, loss on every token)"
+    )
     train: str = field("generated:2000", help="demonstrations: JSONL path | hf:<name>[@split] | generated:<n>[@seed]")
     valid: str | None = field(None, help="validation demonstrations (same spec forms); default: a held-out slice of train")
     valid_fraction: float = field(0.05, help="fraction of train held out for validation when `valid` is not given")

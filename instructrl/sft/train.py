@@ -57,6 +57,11 @@ class SFTData:
 
 
 def _tokenize_all(cfg: SFTConfig, tok: Any, spec: str) -> tuple[list[Example], int]:
+    if cfg.data.kind == "text":
+        out = [e for text in load_texts(spec) for e in tokenize_text(tok, text, cfg.data.max_seq_len)]
+        if not out:
+            raise ValueError(f"no text in {spec!r}")
+        return out, 0
     loaded = load_demonstrations(spec, columns=cfg.data.columns, skip_bad=cfg.data.skip_bad)
     out, skipped = [], loaded.n_skipped
     for i, demo in enumerate(loaded.records):
@@ -299,15 +304,16 @@ def train(cfg: SFTConfig, *, score_fn: ScoreFn | None = None) -> Path:
     set_seed(cfg.seed + acc.process_index)  # distinct dropout masks per process
     start, best = _maybe_resume(run, wrapper, optimizer, scheduler, acc) if cfg.resume else (0, {"score": None, "step": None})
     logger = MetricsLogger(run, enabled=acc.is_main_process, resume_step=start if start else None, tensorboard=cfg.tensorboard)
-    acc.print(f"sft: {data.n_demos} demonstrations + {data.n_pretrain} pretraining examples, {len(data.valid)} valid, {data.n_skipped} skipped; {steps} steps")
+    what = "text examples" if cfg.data.kind == "text" else "demonstrations"
+    acc.print(f"sft: {data.n_demos} {what} + {data.n_pretrain} pretraining examples, {len(data.valid)} valid, {data.n_skipped} skipped; {steps} steps")
     pad_id = tok.pad_token_id
     bar = _progress(cfg, acc, steps, start)
     wrapper.train()
-    t0 = time.perf_counter()
     for step in range(start, steps):
-        metrics = train_step(step, data, wrapper, optimizer, scheduler, cfg, pad_id, acc)
-        metrics["sft/tokens_per_s"] = metrics["sft/tokens"] / max(1e-9, time.perf_counter() - t0)
         t0 = time.perf_counter()
+        metrics = train_step(step, data, wrapper, optimizer, scheduler, cfg, pad_id, acc)
+        metrics["sft/step_time"] = time.perf_counter() - t0
+        metrics["sft/tokens_per_s"] = metrics["sft/tokens"] / max(1e-9, metrics["sft/step_time"])
         if _eval_due(step, steps, cfg, steps_per_epoch):
             metrics.update(_evaluate(step + 1, wrapper, data, cfg, pad_id, acc, tok, score_fn, best, run))
         logger.log(step + 1, metrics)

@@ -1,0 +1,109 @@
+"""The InstructGPT loop (``instructrl run``): the main job.
+
+Round 0: demonstrations -> SFT (with a 10% pretraining mix). Round k >= 1: sample K
+responses per prompt from the current policy -> labelers rank -> reward model on all
+rankings so far -> PPO-ptx -> evaluation by the held-out panel. Every stage writes under
+``runs/<name>/`` and marks itself done, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import PRESETS, LoopConfig
+
+__all__ = ["LoopConfig", "main", "run", "stages_of"]
+
+
+def stages_of(cfg: LoopConfig) -> list[tuple[str, Path, Callable[[], Any]]]:
+    """(name, directory, action) for every stage, in order."""
+    from . import stages as S
+    from .evaluate import evaluate_round
+
+    root = cfg.root
+    out: list[tuple[str, Path, Callable[[], Any]]] = [("data", root / "data", lambda: S.prepare_data(cfg, root))]
+    if cfg.base.pretrain:
+        out.append(("base", root / "base", lambda: S.pretrain_base(cfg, root)))
+    out.append(("round-0/data", root / "round-0" / "data", lambda: S.collect_demonstrations(cfg, root)))
+    out.append(("round-0/sft", root / "round-0" / "sft", lambda: S.train_sft(cfg, root)))
+    for k in range(1, cfg.rounds + 1):
+        r = root / f"round-{k}"
+        out.append((f"round-{k}/data", r / "data", lambda k=k: S.collect_rankings(cfg, root, k)))
+        out.append((f"round-{k}/rm", r / "rm", lambda k=k: S.train_rm(cfg, root, k)))
+        out.append((f"round-{k}/ppo", r / "ppo", lambda k=k: S.train_ppo(cfg, root, k)))
+        if cfg.ptx_ablation:
+            out.append((f"round-{k}/ppo-noptx", r / "ppo-noptx", lambda k=k: S.train_ppo(cfg, root, k, ptx=False)))
+        out.append((f"round-{k}/eval", r / "eval", lambda k=k: evaluate_round(cfg, root, k)))
+    return out
+
+
+def run(cfg: LoopConfig, only: str | None = None) -> Path:
+    """Run (or resume) the loop; returns the report path."""
+    import torch
+
+    from instructrl.runs import write_provenance
+
+    from .report import summary_table, write_report, load_rounds
+    from .stages import is_done
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    root = cfg.root
+    root.mkdir(parents=True, exist_ok=True)
+    write_provenance(root, cfg)
+    timings_file = root / "timings.json"
+    timings: dict[str, float] = json.loads(timings_file.read_text()) if timings_file.exists() else {}
+    stages = stages_of(cfg)
+    names = [s[0] for s in stages]
+    if only is not None and only not in names:
+        raise ValueError(f"--only {only!r}: no such stage; stages: {names}")
+    for i, (name, d, action) in enumerate(stages):
+        if only is not None and name != only:
+            continue
+        if is_done(d) and only is None:
+            continue
+        if only is not None and (d / "STAGE_DONE").exists():
+            (d / "STAGE_DONE").unlink()
+        print(f"\n=== [{i + 1}/{len(stages)}] {name} ===", flush=True)
+        t = time.time()
+        action()
+        timings[name] = timings.get(name, 0.0) + time.time() - t
+        timings_file.write_text(json.dumps(timings, indent=2))
+    report = write_report(root, cfg.eval.heldout_seed, timings)
+    print("\n" + summary_table(load_rounds(root)))
+    print(f"\nreport: {report}  (total stage time {sum(timings.values()) / 60:.1f} min)")
+    return report
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    from instructrl.config import _deep_merge, build, help_text, parse_overrides
+    import yaml
+
+    parser = argparse.ArgumentParser(
+        prog="instructrl run",
+        description="The InstructGPT loop: demonstrations -> SFT -> (rankings -> RM -> PPO-ptx -> eval) x rounds.",
+        epilog="config keys:\n" + help_text(LoopConfig),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--preset", default="default", help=f"preset: {sorted(p.stem for p in PRESETS.glob('*.yaml'))}")
+    parser.add_argument("--config", "-c", default=None, help="YAML config (applied over the preset)")
+    parser.add_argument("--only", default=None, help="rerun this one stage (e.g. round-1/rm) from its inputs")
+    ns, rest = parser.parse_known_args(argv)
+    preset = PRESETS / f"{ns.preset}.yaml"
+    if not preset.exists():
+        raise ValueError(f"--preset {ns.preset!r}: no such preset; known: {sorted(p.stem for p in PRESETS.glob('*.yaml'))}")
+    values: dict[str, Any] = yaml.safe_load(preset.read_text()) or {}
+    if ns.config:
+        path = Path(ns.config)
+        if not path.exists():
+            raise FileNotFoundError(f"config file not found: {path}")
+        values = _deep_merge(values, yaml.safe_load(path.read_text()) or {})
+    values = _deep_merge(values, parse_overrides(rest))
+    cfg = build(LoopConfig, values)
+    run(cfg, only=ns.only)
+    return 0

@@ -1,0 +1,92 @@
+"""``LoopConfig``: the whole InstructGPT loop from one YAML (``instructrl run``).
+
+Stage configs (``sft``, ``rm``, ``ppo``) are override mappings for ``SFTConfig``,
+``RewardConfig`` and ``PPOConfig``; the loop fills in paths (data, models, output dirs) and
+the stage's own validation names any bad key. Presets are YAML files in
+``instructrl/loop/presets/`` applied before the user's file and CLI overrides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from instructrl.config import field
+
+PRESETS = Path(__file__).parent / "presets"
+
+
+@dataclass(frozen=True)
+class BaseModelConfig:
+    model: str = field("tiny:hidden=128,layers=4,heads=4,kv_heads=2,ffn=384,ctx=512", help="base LM spec before SFT (tiny:..., smollm2-135m, HF dir, hub id)")
+    pretrain: bool = field(True, help="first pretrain the base LM on the generated corpus (for a from-scratch tiny model)")
+    pretrain_docs: int = field(6000, help="generated pretraining documents")
+    pretrain_epochs: float = field(2.0, help="passes over the pretraining corpus")
+    pretrain_lr: float = field(3e-3, help="pretraining peak learning rate")
+    pretrain_batch_size: int = field(32, help="pretraining sequences per step")
+    max_seq_len: int = field(256, help="pretraining sequence length")
+
+
+@dataclass(frozen=True)
+class LoopDataConfig:
+    n_prompts: int = field(4000, help="prompts generated before processing (dedup, per-user cap, user split, PII filter)")
+    n_users: int = field(150, help="simulated users the prompts come from")
+    difficulty: str = field("medium", help="task difficulty: easy | medium | hard")
+    user_cap: int = field(200, help="at most this many prompts per user (the paper: 200)")
+    split: tuple[float, ...] = field((0.8, 0.1, 0.1), help="train/valid/test fractions, split by user")
+    sft_prompts: int = field(1500, help="prompts labelers write demonstrations for (round 0)")
+    rank_prompts: int = field(300, help="prompts ranked per round")
+    k: int = field(4, help="responses ranked per prompt (paper: 4..9)")
+    test_prompts: int = field(200, help="evaluation prompts from held-out (test) users")
+    ptx_docs: int = field(3000, help="pretraining documents for the SFT mix and PPO-ptx")
+    heldout_docs: int = field(200, help="held-out pretraining documents for the alignment tax")
+    seed: int = field(0, help="seed of the prompt generator and splits")
+
+    def __post_init__(self) -> None:
+        if not 4 <= self.k <= 9 and self.k != 2 and self.k != 3:
+            raise ValueError(f"data.k must be in 2..9 (paper: 4..9), got {self.k}")
+        if len(self.split) != 3 or abs(sum(self.split) - 1.0) > 1e-6:
+            raise ValueError(f"data.split must be 3 fractions summing to 1, got {self.split}")
+
+
+@dataclass(frozen=True)
+class LoopEvalConfig:
+    max_new_tokens: int = field(64, help="response length at evaluation")
+    temperature: float = field(0.0, help="sampling temperature at evaluation (0 = greedy)")
+    kl_samples: int = field(64, help="test prompts sampled at T=1 to measure KL to the reference")
+    heldout_seed: int = field(1, help="seed of the held-out labeler panel")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    name: str = field("default", help="run name: artifacts go to <runs_dir>/<name>/")
+    runs_dir: str = field("runs", help="where runs live")
+    rounds: int = field(2, help="rounds of collect rankings -> RM -> PPO after the SFT round")
+    seed: int = field(0, help="global seed")
+    base: BaseModelConfig = field(default_factory=BaseModelConfig, help="the pretrained starting point")
+    data: LoopDataConfig = field(default_factory=LoopDataConfig, help="prompt dataset and per-round sizes")
+    sample_from: Literal["current", "all"] = field("current", help="responses to rank come from the current policy, or from it and all earlier ones")
+    ppo_init: Literal["sft", "last"] = field("sft", help="each round's PPO starts from the SFT policy (the paper) or the last PPO policy")
+    rm_init: Literal["sft", "base"] = field("sft", help="the reward model starts from the SFT model (the paper) or the base LM")
+    labelers: str = field("simulated", help="'simulated' (the rule-based panel) or the URL of an instructrl labeling app")
+    labelers_token: str | None = field(None, help="API token for the labeling app (or env INSTRUCTRL_LABELAPP_TOKEN)")
+    labelers_deadline_s: float | None = field(None, help="proceed with a partial batch after this many seconds of waiting (app only)")
+    labelers_poll_s: float = field(5.0, help="seconds between polls of the labeling app")
+    ptx_ablation: bool = field(False, help="also train plain PPO (no ptx) each round, to measure the alignment tax PPO-ptx avoids")
+    sft: dict = field(default_factory=dict, help="overrides for the SFT stage (SFTConfig keys)")
+    rm: dict = field(default_factory=dict, help="overrides for the reward-model stage (RewardConfig keys)")
+    ppo: dict = field(default_factory=dict, help="overrides for the PPO stage (PPOConfig keys)")
+    eval: LoopEvalConfig = field(default_factory=LoopEvalConfig, help="per-round evaluation")
+    threads: int = field(0, help="torch CPU threads (0: torch default)")
+    progress: bool = field(True, help="progress display")
+
+    def __post_init__(self) -> None:
+        if self.rounds < 0:
+            raise ValueError(f"rounds must be >= 0, got {self.rounds}")
+        if not self.labelers.startswith(("http://", "https://")) and self.labelers != "simulated":
+            raise ValueError(f"labelers must be 'simulated' or an http(s) URL, got {self.labelers!r}")
+
+    @property
+    def root(self) -> Path:
+        return Path(self.runs_dir) / self.name

@@ -1,0 +1,167 @@
+"""``runs/<name>/report.md``: tables, PNG plots and side-by-side samples of a loop run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from instructrl.data import Prompt, read_jsonl
+from instructrl.runs import read_metrics
+
+METRICS = ("likert", "fails_to_follow", "constraint_satisfied", "hallucination", "inappropriate")
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def load_rounds(root: Path) -> list[dict[str, Any]]:
+    out = []
+    for d in sorted(root.glob("round-*/eval/eval.json"), key=lambda p: int(p.parent.parent.name.split("-")[1])):
+        out.append(json.loads(d.read_text()))
+    return out
+
+
+def overoptimization(root: Path, k: int, heldout_seed: int) -> list[dict[str, float]]:
+    """RM score vs held-out panel Likert of the validation samples PPO logged at each
+    evaluation: if the RM score keeps rising while the panel's judgement falls, the policy
+    is over-optimising the reward model."""
+    from instructrl.labelers import heldout_panel
+
+    path = root / f"round-{k}" / "ppo" / "samples.jsonl"
+    if not path.exists():
+        return []
+    by_text = {p.as_text(): p for p in read_jsonl(root / "data" / "valid.jsonl", Prompt).records}
+    panel = heldout_panel(seed=heldout_seed)
+    per_iter: dict[int, list[tuple[float, float]]] = {}
+    for i, line in enumerate(path.read_text().splitlines()):
+        row = json.loads(line)
+        p = by_text.get(row["prompt"])
+        if p is None:
+            continue
+        lab = panel.labelers[i % len(panel.labelers)]
+        per_iter.setdefault(row["iteration"], []).append((row["score"], lab.rate(p, row["response"]).likert))
+    return [
+        {"iteration": it, "rm_score": sum(s for s, _ in v) / len(v), "panel_likert": sum(l for _, l in v) / len(v), "n": len(v)}
+        for it, v in sorted(per_iter.items())
+    ]
+
+
+def _plot_curves(root: Path, rounds: list[int], out: Path) -> None:
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for k in rounds:
+        rows = read_metrics(root / f"round-{k}" / "ppo")
+        it = [r["step"] for r in rows if "reward/score_mean" in r]
+        axes[0].plot(it, [r["reward/score_mean"] for r in rows if "reward/score_mean" in r], label=f"round {k}")
+        axes[1].plot([r["step"] for r in rows if "ppo/kl_to_ref" in r], [r["ppo/kl_to_ref"] for r in rows if "ppo/kl_to_ref" in r], label=f"round {k}")
+    axes[0].set(title="RM score (normalised) during PPO", xlabel="iteration")
+    axes[1].set(title="KL to reference (nats / episode)", xlabel="iteration")
+    for a in axes:
+        a.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def _plot_winrate(rounds: list[dict[str, Any]], out: Path) -> None:
+    plt = _plt()
+    ks = [r["round"] for r in rounds if "ppo" in r["policies"]]
+    wr = [r["policies"]["ppo"]["win_rate"] for r in rounds if "ppo" in r["policies"]]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.bar([str(k) for k in ks], [w["win_rate"] for w in wr], yerr=[[w["win_rate"] - w["ci_low"] for w in wr], [w["ci_high"] - w["win_rate"] for w in wr]], capsize=4)
+    ax.axhline(0.5, color="grey", ls="--")
+    ax.set(title="Win rate of PPO-ptx vs SFT (held-out panel, 95% CI)", xlabel="round", ylim=(0, 1))
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def _plot_metadata(rounds: list[dict[str, Any]], out: Path) -> None:
+    plt = _plt()
+    names = ["SFT"] + [f"round {r['round']}" for r in rounds if "ppo" in r["policies"]]
+    rows = [rounds[-1]["policies"]["sft"]] + [r["policies"]["ppo"] for r in rounds if "ppo" in r["policies"]]
+    keys = METRICS[1:]
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    w = 0.8 / len(rows)
+    for i, (n, row) in enumerate(zip(names, rows)):
+        ax.bar([j + i * w for j in range(len(keys))], [row.get(k, 0) for k in keys], width=w, label=n)
+    ax.set_xticks([j + 0.4 - w / 2 for j in range(len(keys))], [k.replace("_", " ") for k in keys])
+    ax.set(title="Held-out panel metadata rates", ylim=(0, 1))
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def _plot_overopt(curves: dict[int, list[dict[str, float]]], out: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for k, c in curves.items():
+        if c:
+            ax.plot([x["rm_score"] for x in c], [x["panel_likert"] for x in c], marker="o", label=f"round {k}")
+    ax.set(title="Over-optimisation: RM score vs held-out panel", xlabel="RM score of validation samples", ylabel="held-out Likert")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def summary_table(rounds: list[dict[str, Any]]) -> str:
+    lines = ["| policy | win rate vs SFT (95% CI) | Likert | fails to follow | constraints met | hallucination | inappropriate | KL to SFT | held-out ptx loss (vs SFT) |", "|---|---|---|---|---|---|---|---|---|"]
+    fmt = lambda x: "n/a" if x is None or x != x else f"{x:.3f}"
+    entries = [("SFT", rounds[-1]["policies"]["sft"])] if rounds else []
+    for r in rounds:
+        for name, row in r["policies"].items():
+            if name != "sft":
+                entries.append((f"round {r['round']} {name}", row))
+    for label, row in entries:
+        wr = row.get("win_rate")
+        wrs = f"{wr['win_rate']:.3f} ({wr['ci_low']:.3f}-{wr['ci_high']:.3f})" if wr else "-"
+        lines.append(
+            f"| {label} | {wrs} | {fmt(row.get('likert'))} | {fmt(row.get('fails_to_follow'))} | {fmt(row.get('constraint_satisfied'))} | "
+            f"{fmt(row.get('hallucination'))} | {fmt(row.get('inappropriate'))} | {fmt(row.get('kl_to_sft'))} | "
+            f"{fmt(row.get('heldout_ptx_loss'))} ({100 * row.get('heldout_ptx_loss_vs_sft', 0):+.1f}%) |"
+        )
+    return "\n".join(lines)
+
+
+def samples_section(root: Path, k: int, n: int = 6) -> str:
+    d = root / f"round-{k}" / "eval"
+    if not (d / "responses-ppo.jsonl").exists():
+        return ""
+    prompts = {p.id: p for p in read_jsonl(root / "data" / "test.jsonl", Prompt).records}
+    sft = [json.loads(l) for l in (d / "responses-sft.jsonl").read_text().splitlines()][:n]
+    ppo = [json.loads(l) for l in (d / "responses-ppo.jsonl").read_text().splitlines()][:n]
+    out = [f"## Samples: SFT vs round {k} policy (same test prompts)\n"]
+    for a, b in zip(sft, ppo):
+        p = prompts[a["prompt_id"]]
+        out.append(f"**Prompt** ({p.category}): {p.as_text()}\n\n- SFT: {a['response']!r}\n- PPO-ptx: {b['response']!r}\n")
+    return "\n".join(out)
+
+
+def write_report(root: Path, heldout_seed: int, timings: dict[str, float]) -> Path:
+    rounds = load_rounds(root)
+    ks = [r["round"] for r in rounds if r["round"] >= 1]
+    parts = [f"# instructrl loop report: {root.name}\n", "Judged by the held-out simulated panel on test prompts from held-out users.\n"]
+    parts.append(summary_table(rounds) + "\n")
+    if ks:
+        _plot_curves(root, ks, root / "ppo_curves.png")
+        _plot_winrate(rounds, root / "winrate.png")
+        _plot_metadata(rounds, root / "metadata.png")
+        curves = {k: overoptimization(root, k, heldout_seed) for k in ks}
+        _plot_overopt(curves, root / "overoptimization.png")
+        (root / "overoptimization.json").write_text(json.dumps(curves, indent=2))
+        parts += ["![win rate](winrate.png)\n", "![metadata](metadata.png)\n", "![PPO curves](ppo_curves.png)\n", "![over-optimisation](overoptimization.png)\n"]
+        parts.append(samples_section(root, ks[-1]))
+    if timings:
+        parts.append("## Wall-clock per stage (s)\n\n" + "\n".join(f"- {k}: {v:.0f}" for k, v in timings.items()) + "\n")
+    out = root / "report.md"
+    out.write_text("\n".join(parts))
+    return out

@@ -1,0 +1,279 @@
+"""The loop's stages. Each reads its inputs from the run directory and writes its outputs
+there, ending with a ``STAGE_DONE`` marker, so a killed run resumes at the stage where it
+stopped and any stage can be rerun alone (delete its marker, or ``--only``).
+
+Layout::
+
+    runs/<name>/data/{train,valid,test}.jsonl, ptx.txt, heldout.txt   prompt dataset
+    runs/<name>/base/                                                   pretrained base LM (CPU preset)
+    runs/<name>/round-0/{data,sft}/                                     demonstrations -> SFT
+    runs/<name>/round-<k>/{data,rm,ppo,eval}/                           rankings -> RM -> PPO-ptx -> eval
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from instructrl.config import load_config
+from instructrl.data import Demonstration, Prompt, Ranking, Rating, read_jsonl, write_jsonl
+from instructrl.labelers.base import LabelBatch, LabelerBackend, LabelResults, RankingItem
+
+from .config import LoopConfig
+
+MARK = "STAGE_DONE"
+
+
+def is_done(d: Path) -> bool:
+    return (d / MARK).exists()
+
+
+def mark_done(d: Path, info: dict[str, Any] | None = None) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    (d / MARK).write_text(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **(info or {})}))
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+# ------------------------------------------------------------------------------ data
+
+
+def prepare_data(cfg: LoopConfig, root: Path) -> None:
+    """Generate prompts, then the paper's processing: prefix dedup, per-user cap, split by
+    user, PII filtered from the training split; plus pretraining text for the mix."""
+    from instructrl.tasks import generate_pretraining_corpus, generate_prompts
+    from instructrl.tasks.processing import process_prompts
+
+    d = root / "data"
+    dc = cfg.data
+    prompts = generate_prompts(dc.n_prompts, seed=dc.seed, n_users=dc.n_users, difficulty=dc.difficulty)
+    train, valid, test = process_prompts(prompts, cap=dc.user_cap, fractions=tuple(dc.split), seed=dc.seed)
+    write_jsonl(d / "train.jsonl", train)
+    write_jsonl(d / "valid.jsonl", valid)
+    write_jsonl(d / "test.jsonl", test)
+    docs = generate_pretraining_corpus(dc.ptx_docs + dc.heldout_docs, seed=dc.seed + 7)
+    (d / "ptx.txt").write_text("\n\n".join(docs[: dc.ptx_docs]))
+    (d / "heldout.txt").write_text("\n\n".join(docs[dc.ptx_docs :]))
+    info = {"generated": len(prompts), "train": len(train), "valid": len(valid), "test": len(test)}
+    need = dc.sft_prompts + cfg.rounds * dc.rank_prompts
+    if len(train) < need:
+        raise ValueError(f"data: {len(train)} training prompts after processing, {need} needed (sft_prompts + rounds * rank_prompts); raise data.n_prompts")
+    if len(test) < dc.test_prompts:
+        raise ValueError(f"data: {len(test)} test prompts after processing, {dc.test_prompts} needed; raise data.n_prompts or lower data.test_prompts")
+    mark_done(d, info)
+
+
+def train_prompts(root: Path) -> list[Prompt]:
+    return read_jsonl(root / "data" / "train.jsonl", Prompt).records
+
+
+def pretrain_base(cfg: LoopConfig, root: Path) -> None:
+    """The CPU preset's base LM: a fresh tiny model pretrained on the generated corpus."""
+    from instructrl.sft import SFTConfig, train
+
+    b = cfg.base
+    over = {
+        "model": {"name": b.model},
+        "data": {"kind": "text", "train": str(root / "data" / "ptx.txt"), "valid": str(root / "data" / "heldout.txt"), "max_seq_len": b.max_seq_len},
+        "optim": {"lr": b.pretrain_lr, "warmup_steps": 20},
+        "output_dir": str(root / "base"),
+        "epochs": b.pretrain_epochs,
+        "batch_size": b.pretrain_batch_size,
+        "micro_batch_size": b.pretrain_batch_size,
+        "select_by": "last",
+        "seed": cfg.seed,
+        "progress": cfg.progress,
+        "threads": cfg.threads,
+    }
+    train(load_config(SFTConfig, None, over))
+    mark_done(root / "base")
+
+
+def base_spec(cfg: LoopConfig, root: Path) -> str:
+    return str(root / "base" / "final") if cfg.base.pretrain else cfg.base.model
+
+
+# ----------------------------------------------------------------------- labelers
+
+
+def make_backend(cfg: LoopConfig, pool: str = "train") -> LabelerBackend:
+    if cfg.labelers == "simulated":
+        from instructrl.labelers import heldout_panel, training_panel
+
+        return training_panel(seed=cfg.seed) if pool == "train" else heldout_panel(seed=cfg.eval.heldout_seed)
+    import os
+
+    from instructrl.labelapp.client import HttpLabelers
+
+    token = cfg.labelers_token or os.environ.get("INSTRUCTRL_LABELAPP_TOKEN")
+    if not token:
+        raise ValueError("labelers is a URL: give labelers_token (or set INSTRUCTRL_LABELAPP_TOKEN)")
+    return HttpLabelers(cfg.labelers, token)
+
+
+def label(cfg: LoopConfig, backend: LabelerBackend, batch: LabelBatch) -> LabelResults:
+    """Submit (idempotent: a resumed run re-attaches to its batch), wait, fetch."""
+    batch_id = backend.submit(batch)
+    start = time.time()
+    shown = -1
+    while True:
+        st = backend.status(batch_id)
+        if st.complete:
+            return backend.results(batch_id)
+        if cfg.labelers_deadline_s is not None and time.time() - start > cfg.labelers_deadline_s:
+            print(f"labelers: deadline reached with {st.n_done}/{st.n_items} labeled; proceeding with a partial batch")
+            return backend.results(batch_id, partial=True)
+        if st.n_done != shown:
+            print(f"labelers: batch {batch_id}: {st.n_done}/{st.n_items} labeled; waiting")
+            shown = st.n_done
+        time.sleep(cfg.labelers_poll_s)
+
+
+def collect_demonstrations(cfg: LoopConfig, root: Path) -> None:
+    d = root / "round-0" / "data"
+    prompts = train_prompts(root)[: cfg.data.sft_prompts]
+    res = label(cfg, make_backend(cfg), LabelBatch(id=f"{cfg.name}/round-0/demonstrations", kind="demonstrations", prompts=tuple(prompts)))
+    if not res.demonstrations:
+        raise ValueError("labelers returned no demonstrations")
+    write_jsonl(d / "demonstrations.jsonl", res.demonstrations)
+    mark_done(d, {"demonstrations": len(res.demonstrations), "skipped": res.skipped})
+
+
+def train_sft(cfg: LoopConfig, root: Path) -> None:
+    from instructrl.sft import SFTConfig, train
+
+    d = root / "round-0" / "sft"
+    over = merge(
+        {
+            "model": {"name": base_spec(cfg, root)},
+            "data": {"train": str(root / "round-0" / "data" / "demonstrations.jsonl"), "pretrain": str(root / "data" / "ptx.txt"), "pretrain_fraction": 0.1},
+            "output_dir": str(d),
+            "seed": cfg.seed,
+            "progress": cfg.progress,
+            "threads": cfg.threads,
+        },
+        cfg.sft,
+    )
+    train(load_config(SFTConfig, None, over))
+    mark_done(d)
+
+
+# ------------------------------------------------------------------------ rankings
+
+
+def policy_dirs(root: Path, k: int) -> list[Path]:
+    """Policies up to round k-1: the SFT model, then each round's PPO policy."""
+    out = [root / "round-0" / "sft" / "final"]
+    out += [root / f"round-{j}" / "ppo" / "final" for j in range(1, k)]
+    return [p for p in out if p.exists()]
+
+
+def sample_responses(policy: str, prompts: Sequence[Prompt], n: int, *, max_new_tokens: int, temperature: float, seed: int) -> list[list[str]]:
+    """``n`` samples per prompt from ``policy`` (an HF dir)."""
+    from instructrl.data.render import render_prompt
+    from instructrl.models import generate_text, load_causal_lm
+
+    model, tok = load_causal_lm(policy)
+    model.eval()
+    texts = [render_prompt(tok, p) for p in prompts for _ in range(n)]
+    outs = generate_text(model, tok, texts, max_new_tokens=max_new_tokens, temperature=temperature, batch_size=64, seed=seed)
+    return [outs[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+
+def collect_rankings(cfg: LoopConfig, root: Path, k: int) -> None:
+    d = root / f"round-{k}" / "data"
+    dc = cfg.data
+    start = dc.sft_prompts + (k - 1) * dc.rank_prompts
+    prompts = train_prompts(root)[start : start + dc.rank_prompts]
+    policies = policy_dirs(root, k)
+    if cfg.sample_from == "current":
+        policies = policies[-1:]
+    per = [dc.k // len(policies) + (1 if i < dc.k % len(policies) else 0) for i in range(len(policies))]
+    samples: list[list[str]] = [[] for _ in prompts]
+    sources: list[list[str]] = [[] for _ in prompts]
+    max_new = int(cfg.ppo.get("max_new_tokens", 64))
+    for pol, n in zip(policies, per):
+        if n == 0:
+            continue
+        outs = sample_responses(str(pol), prompts, n, max_new_tokens=max_new, temperature=1.0, seed=cfg.seed + 1000 * k)
+        for i, o in enumerate(outs):
+            samples[i] += o
+            sources[i] += [pol.parent.parent.name + "/" + pol.parent.name] * n
+    items = tuple(RankingItem(prompt=p, responses=tuple(s), sources=tuple(src)) for p, s, src in zip(prompts, samples, sources))
+    backend = make_backend(cfg)
+    res = label(cfg, backend, LabelBatch(id=f"{cfg.name}/round-{k}/rankings", kind="rankings", items=items))
+    write_jsonl(d / "rankings.jsonl", res.rankings)
+    write_jsonl(d / "ratings.jsonl", res.ratings)
+    info: dict[str, Any] = {"rankings": len(res.rankings), "skipped": res.skipped, "policies": [str(p) for p in policies]}
+    if hasattr(backend, "agreement"):
+        rep = backend.agreement(f"{cfg.name}/round-{k}/rankings")
+        info["agreement"] = rep.to_dict() if hasattr(rep, "to_dict") else rep.__dict__
+    (d / "labeling.json").write_text(json.dumps(info, indent=2, default=str))
+    mark_done(d, {"rankings": len(res.rankings)})
+
+
+def all_rankings(root: Path, k: int) -> Path:
+    """Rankings of rounds 1..k in one file (the RM trains on all comparisons so far)."""
+    out = root / f"round-{k}" / "rm-data" / "rankings.jsonl"
+    rows: list[Ranking] = []
+    for j in range(1, k + 1):
+        rows += read_jsonl(root / f"round-{j}" / "data" / "rankings.jsonl", Ranking).records
+    write_jsonl(out, rows)
+    return out
+
+
+def train_rm(cfg: LoopConfig, root: Path, k: int) -> None:
+    from instructrl.reward import RewardConfig, train
+
+    d = root / f"round-{k}" / "rm"
+    init = str(root / "round-0" / "sft" / "final") if cfg.rm_init == "sft" else base_spec(cfg, root)
+    over = merge(
+        {
+            "model": {"name": init},
+            "data": {"train": str(all_rankings(root, k))},
+            "normalize": {"mode": "bias", "demonstrations": str(root / "round-0" / "data" / "demonstrations.jsonl")},
+            "output_dir": str(d),
+            "seed": cfg.seed + k,
+            "progress": cfg.progress,
+            "threads": cfg.threads,
+        },
+        cfg.rm,
+    )
+    train(load_config(RewardConfig, None, over))
+    mark_done(d)
+
+
+def train_ppo(cfg: LoopConfig, root: Path, k: int, ptx: bool = True) -> None:
+    from instructrl.ppo import PPOConfig, train
+
+    name = "ppo" if ptx else "ppo-noptx"
+    d = root / f"round-{k}" / name
+    sft = str(root / "round-0" / "sft" / "final")
+    init = sft if cfg.ppo_init == "sft" or k == 1 else str(root / f"round-{k - 1}" / "ppo" / "final")
+    rm = str(root / f"round-{k}" / "rm" / "final")
+    over = merge(
+        {
+            "model": {"name": init},
+            "reference": None if init == sft else sft,
+            "reward": {"kind": "model", "model": rm},
+            "value": {"init": rm},
+            "ptx": {"data": str(root / "data" / "ptx.txt")},
+            "data": {"prompts": str(root / "data" / "train.jsonl"), "valid_prompts": str(root / "data" / "valid.jsonl")},
+            "output_dir": str(d),
+            "seed": cfg.seed + k,
+            "progress": cfg.progress,
+            "threads": cfg.threads,
+        },
+        cfg.ppo,
+    )
+    if not ptx:
+        over = merge(over, {"ptx": {"coef": 0.0}})
+    train(load_config(PPOConfig, None, over))
+    mark_done(d)

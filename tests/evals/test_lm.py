@@ -1,0 +1,69 @@
+"""Checkpoint specs, the predictions-file model and the generation cache."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from evalfakes import SHARED, FakeModel
+from instructrl.evals.lm import GenerationCache, PredictionsModel, expand_checkpoint_specs, self_instruct_text
+
+
+def test_names_and_run_directory_expansion(tmp_path):
+    run = tmp_path / "myrun"
+    for r in ("round-1", "round-2", "round-10"):
+        for s in ("sft", "rm", "ppo"):
+            (run / r / s).mkdir(parents=True)
+    hf = tmp_path / "hfdir"
+    hf.mkdir()
+    (hf / "config.json").write_text("{}")
+    got = expand_checkpoint_specs(["base=smollm2-135m", str(run), str(hf), "predictions:/x/davinci_predictions.jsonl.gz"])
+    assert got == [
+        ("base", "smollm2-135m"),
+        ("myrun/sft", str(run / "round-10" / "sft")),  # the last round, numerically
+        ("myrun/ppo", str(run / "round-10" / "ppo")),
+        ("hfdir", str(hf)),
+        ("davinci", "predictions:/x/davinci_predictions.jsonl.gz"),
+    ]
+    with pytest.raises(ValueError, match="duplicates \\['tiny'\\]"):
+        expand_checkpoint_specs(["tiny", "tiny"])
+
+
+def test_predictions_model_serves_responses_by_prompt_text(tmp_path):
+    p = tmp_path / "preds.jsonl.gz"
+    with gzip.open(p, "wt") as f:
+        f.write(json.dumps({"prompt": "...", "instruction": "Fix this.\n", "input": "teh cat", "response": "\n\nthe cat"}) + "\n")
+        f.write(json.dumps({"prompt": "Say hi.", "response": " hi "}) + "\n")
+    m = PredictionsModel("x", p)
+    assert m.generate([self_instruct_text("Fix this.", "teh cat"), "Say hi."], max_new_tokens=5) == ["the cat", "hi"]
+    with pytest.raises(KeyError, match="no prediction"):
+        m.generate(["unknown"], max_new_tokens=5)
+    with pytest.raises(TypeError, match="predictions file"):
+        m.logprobs(["a"], ["b"])
+
+
+@pytest.mark.skipif(not (SHARED / "self-instruct").exists(), reason="shared datasets not present")
+def test_shipped_self_instruct_predictions_cover_all_252_prompts():
+    from instructrl.evals.winrate import load_prompt_set
+
+    prompts = load_prompt_set(str(SHARED / "self-instruct" / "user_oriented_instructions.jsonl"))
+    assert len(prompts) == 252
+    m = PredictionsModel("text-davinci-001", SHARED / "self-instruct" / "predictions" / "text-davinci-001_predictions.jsonl.gz")
+    out = m.generate([m.render(p) for p in prompts], max_new_tokens=1)
+    assert len(out) == 252 and all(isinstance(o, str) for o in out)
+
+
+def test_cache_generates_only_misses_and_keys_on_settings(tmp_path):
+    model = FakeModel()
+    cache = GenerationCache(tmp_path)
+    r1, n1 = cache.generate(model, ["a", "b", "a"], max_new_tokens=8)
+    assert n1 == 2 and r1[0] == r1[2] and len(model.generate_calls) == 1
+    r2, n2 = cache.generate(model, ["b", "c"], max_new_tokens=8)
+    assert n2 == 1 and model.generate_calls[-1] == ["c"] and r2[0] == r1[1]
+    _, n3 = cache.generate(model, ["b"], max_new_tokens=16)  # other settings: a new generation
+    assert n3 == 1
+    other = FakeModel(name="other")  # another model never reads this model's cache
+    _, n4 = cache.generate(other, ["a"], max_new_tokens=8)
+    assert n4 == 1
