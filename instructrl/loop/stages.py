@@ -214,7 +214,7 @@ def collect_rankings(cfg: LoopConfig, root: Path, k: int) -> None:
     info: dict[str, Any] = {"rankings": len(res.rankings), "skipped": res.skipped, "policies": [str(p) for p in policies]}
     if hasattr(backend, "agreement"):
         rep = backend.agreement(f"{cfg.name}/round-{k}/rankings")
-        info["agreement"] = rep.to_dict() if hasattr(rep, "to_dict") else rep.__dict__
+        info["agreement"] = rep if isinstance(rep, dict) else rep.to_dict() if hasattr(rep, "to_dict") else vars(rep)
     (d / "labeling.json").write_text(json.dumps(info, indent=2, default=str))
     mark_done(d, {"rankings": len(res.rankings)})
 
