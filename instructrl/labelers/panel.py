@@ -23,7 +23,7 @@ from instructrl.data.schemas import Demonstration, Prompt, Ranking, Rating
 from instructrl.labelers.agreement import AgreementReport, inter_labeler_agreement
 from instructrl.labelers.base import BatchStatus, LabelBatch, LabelResults, Pool
 from instructrl.tasks.constraints import count_words, list_format
-from instructrl.tasks.demonstrator import demonstrate
+from instructrl.tasks.demonstrator import demonstrate, try_demonstrate
 from instructrl.tasks.grader import Grade, grade, spec_of
 
 _POLITE = ("please", "thank you", "happy to help", "sure", "glad")
@@ -202,8 +202,13 @@ class SimulatedPanel:
                 out.skipped += 1
                 continue
             for lab in self._assign(batch, i):
-                # each labeler writes its own (good) variant of the demonstration
-                text = demonstrate(prompt, seed=_seed(self.seed, lab.id, lab.seed))
+                # each labeler writes its own (good) variant of the demonstration; when its
+                # variants cannot meet every constraint it falls back to the canonical one,
+                # and a prompt with no satisfiable demonstration is skipped, as a person would
+                text = try_demonstrate(prompt, seed=_seed(self.seed, lab.id, lab.seed)) or try_demonstrate(prompt, seed=0)
+                if text is None:
+                    out.skipped += 1
+                    continue
                 out.demonstrations.append(Demonstration(prompt=prompt, response=text, labeler_id=lab.id))
         return out
 

@@ -148,3 +148,21 @@ def test_rankings_and_ratings_round_trip_through_jsonl(prompts, tmp_path):
     assert back.prompt.metadata == p.metadata and back.metadata["likert"] == [r.likert for r in ratings]
     ratings_back = read_jsonl(tmp_path / "ratings.jsonl", Rating).records
     assert [r.to_dict() for r in ratings_back] == [r.to_dict() for r in ratings]
+
+
+def test_demonstration_batch_never_fails_on_unsatisfiable_variants():
+    """Regression: labeler train-01's variants of prompt g0-001389 cannot meet all its
+    constraints; that used to raise and kill the loop. Now it falls back or skips."""
+    from instructrl.labelers import training_panel
+    from instructrl.labelers.base import LabelBatch
+    from instructrl.labelers.panel import _seed
+    from instructrl.tasks import generate_prompts, grade
+    from instructrl.tasks.demonstrator import try_demonstrate
+
+    p = next(x for x in generate_prompts(4000, seed=0, n_users=150) if x.id == "g0-001389")
+    panel = training_panel(seed=0)
+    lab = next(l for l in panel.labelers if l.id == "train-01")
+    assert try_demonstrate(p, seed=_seed(panel.seed, lab.id, lab.seed)) is None  # the trigger
+    panel._assign = lambda batch, index: [lab]  # force the unlucky labeler
+    res = panel.results(panel.submit(LabelBatch(id="regress", kind="demonstrations", prompts=(p,))))
+    assert len(res.demonstrations) == 1 and grade(p, res.demonstrations[0].response).ok
