@@ -1,0 +1,305 @@
+"""Reward-model training throughput: instructrl vs TRL's ``RewardTrainer`` (issue 3).
+
+Same backbone and head (one initial RM saved once and loaded by both), same rankings
+(K = 4, simulated-labeler rankings from ``generated:<n>``), same token ids, same optimizer
+(AdamW, betas 0.9/0.95, cosine to 10%, clip 1.0), one epoch, fp32, same CPU threads.
+
+- instructrl: each prompt's 4 responses in one packed row (the prompt once), Eq. 1 over
+  its C(4,2) = 6 pairs; ``--batch-prompts`` prompts per step.
+- TRL 1.12: every ranking expanded to its 6 (chosen, rejected) pairs, pre-tokenized as
+  ``chosen_ids``/``rejected_ids`` (prompt + response + EOS), ``--trl-batch-pairs`` per step.
+
+Reported: comparisons/s (= pairs trained per second of the training loop), the ratio, peak
+RSS of each side's process, and held-out pairwise accuracy / log loss of both trained
+models scored by the same code. Each side runs in its own process (TRL in the
+``benchmarks/trl_venv.sh`` virtualenv). Results go to ``records/<date>_reward-vs-trl/``.
+
+    python benchmarks/reward.py                       # small default (< ~10 min on 2 idle cores)
+    python benchmarks/reward.py --n-train 64 --n-valid 96   # the record run
+
+Batch sizes: instructrl's batch counts prompts (the paper's batch element), TRL's counts
+pairs; the defaults (2 prompts = 12 comparisons vs 8 pairs) give both a similar number of
+comparisons per update, so neither gets many more optimizer steps in its one epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+# ----------------------------------------------------------------------------- sides
+
+
+def run_trl(work: Path, args: argparse.Namespace) -> dict:
+    """Child process in the TRL venv: imports only torch/transformers/datasets/trl."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
+    from trl import RewardConfig, RewardTrainer
+
+    class StepTimer(TrainerCallback):
+        """Sums optimizer-step times (forward, backward, step), as instructrl logs them."""
+
+        def __init__(self):
+            self.times: list[float] = []
+            self.t0 = 0.0
+
+        def on_step_begin(self, *a, **k):
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, *a, **k):
+            self.times.append(time.perf_counter() - self.t0)
+
+    torch.set_num_threads(args.threads)
+    rows = [json.loads(l) for l in (work / "trl_pairs.jsonl").read_text().splitlines()]
+    model = AutoModelForSequenceClassification.from_pretrained(work / "init", dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(work / "init")
+    cfg = RewardConfig(
+        output_dir=str(work / "trl_out"),
+        per_device_train_batch_size=args.trl_batch_pairs,
+        gradient_accumulation_steps=1,
+        num_train_epochs=1,
+        learning_rate=args.lr,
+        lr_scheduler_type="cosine_with_min_lr",
+        lr_scheduler_kwargs={"min_lr_rate": 0.1},
+        adam_beta1=0.9,
+        adam_beta2=0.95,
+        max_grad_norm=1.0,
+        weight_decay=0.0,
+        warmup_steps=0,
+        max_length=None,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+        fp16=False,
+        seed=args.seed,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    timer = StepTimer()
+    trainer = RewardTrainer(model=model, args=cfg, train_dataset=Dataset.from_list(rows), processing_class=tok, callbacks=[timer])
+    t0 = time.perf_counter()
+    trainer.train()
+    wall = time.perf_counter() - t0
+    trainer.model.save_pretrained(work / "trl_model")
+    tok.save_pretrained(work / "trl_model")
+    sizes = [args.trl_batch_pairs] * (len(rows) // args.trl_batch_pairs) + ([len(rows) % args.trl_batch_pairs] if len(rows) % args.trl_batch_pairs else [])
+    timed = slice(1, None) if len(timer.times) > 1 else slice(None)  # the first step is warm-up
+    n, t = sum(sizes[timed]), sum(timer.times[timed])
+    return {"side": "trl", "comparisons": n, "train_s": t, "comparisons_per_s": n / t, "steps": len(timer.times), "train_call_s": wall, "peak_rss_mib": peak_rss_mib()}
+
+
+def run_instructrl(work: Path, args: argparse.Namespace) -> dict:
+    import torch
+
+    from instructrl.config import load_config
+    from instructrl.reward import RewardConfig, train
+    from instructrl.runs import read_metrics
+
+    torch.set_num_threads(args.threads)
+    cfg = load_config(
+        RewardConfig,
+        None,
+        {
+            "model": {"name": str(work / "init")},
+            "data": {"train": str(work / "train.jsonl"), "valid": str(work / "valid.jsonl"), "max_seq_len": args.max_len},
+            "optim": {"lr": args.lr, "min_lr_ratio": 0.1, "grad_clip": 1.0},
+            "output_dir": str(work / "instructrl_run"),
+            "batch_size": args.batch_prompts,
+            "micro_batch_size": args.micro_prompts,
+            "epochs": 1.0,
+            "seed": args.seed,
+            "resume": False,
+            "progress": False,
+            "tensorboard": False,
+        },
+    )
+    train(cfg)
+    rows = read_metrics(work / "instructrl_run")
+    steps = len(rows)
+    rows = rows[1:] if len(rows) > 1 else rows  # the first step is warm-up
+    comparisons = sum(r["rm/comparisons"] for r in rows)
+    train_s = sum(r["rm/comparisons"] / r["rm/comparisons_per_s"] for r in rows)  # step times, evaluation excluded
+    return {"side": "instructrl", "comparisons": comparisons, "train_s": train_s, "comparisons_per_s": comparisons / train_s, "steps": steps, "peak_rss_mib": peak_rss_mib()}
+
+
+# ---------------------------------------------------------------------------- parent
+
+
+def prepare(work: Path, args: argparse.Namespace) -> dict:
+    """Rankings -> train/valid JSONL, TRL's pre-tokenized pairs, and the shared initial RM."""
+    import torch
+
+    from instructrl.data.io import write_jsonl
+    from instructrl.data.schemas import DataError
+    from instructrl.models.heads import load_scalar_model
+    from instructrl.reward.data import load_rankings, tokenize_ranking
+    from instructrl.reward.loss import ranking_pairs
+
+    torch.manual_seed(args.seed)
+    model, tok = load_scalar_model(args.model, seed=args.seed)
+    model.save_pretrained(work / "init")
+    tok.save_pretrained(work / "init")
+    spec = args.data or f"generated:{args.n_train + args.n_valid + 64}@{args.seed}"
+    rankings, kept = load_rankings(spec, k=args.k).records, []
+    for r in rankings:  # keep K = 4 rankings with 6 untied pairs that fit max_len
+        if r.k != args.k or len(r.pairs()) != args.k * (args.k - 1) // 2:
+            continue
+        try:
+            kept.append((r, tokenize_ranking(tok, r, max_seq_len=args.max_len)))
+        except DataError:
+            continue
+    if len(kept) < args.n_train + args.n_valid:
+        raise SystemExit(f"only {len(kept)} usable rankings in {spec!r}; need {args.n_train + args.n_valid}")
+    train, valid = kept[: args.n_train], kept[args.n_train : args.n_train + args.n_valid]
+    write_jsonl(work / "train.jsonl", [r for r, _ in train])
+    write_jsonl(work / "valid.jsonl", [r for r, _ in valid])
+    pairs = []
+    for _, t in train:
+        p = ranking_pairs([t.ranks])
+        for w, l in zip(p.winner.tolist(), p.loser.tolist()):
+            pairs.append({"chosen_ids": list(t.prompt_ids + t.response_ids[w]), "rejected_ids": list(t.prompt_ids + t.response_ids[l])})
+    with open(work / "trl_pairs.jsonl", "w") as f:
+        for row in pairs:
+            f.write(json.dumps(row) + "\n")
+    toks = [len(t.prompt_ids) + max(len(x) for x in t.response_ids) for _, t in train]
+    return {"data": spec, "n_train_prompts": len(train), "n_valid_prompts": len(valid), "n_train_pairs": len(pairs), "mean_seq_tokens": sum(toks) / len(toks)}
+
+
+def heldout(model_dir: Path, work: Path, max_len: int) -> dict:
+    """Held-out accuracy / log loss of a trained RM, scored the same way for both sides."""
+    import torch
+
+    from instructrl.data.io import read_jsonl
+    from instructrl.models.heads import load_scalar_model
+    from instructrl.reward.data import tokenize_ranking
+    from instructrl.reward.metrics import ranking_metrics
+    from instructrl.reward.model import pack_groups, packed_rewards
+
+    model, tok = load_scalar_model(str(model_dir))
+    model.eval()
+    items = [tokenize_ranking(tok, r, max_seq_len=max_len) for r in read_jsonl(work / "valid.jsonl", "ranking").records]
+    rewards = []
+    with torch.no_grad():
+        for s in range(0, len(items), 8):
+            chunk = items[s : s + 8]
+            r = packed_rewards(model, pack_groups([(t.prompt_ids, t.response_ids) for t in chunk], tok.pad_token_id)).tolist()
+            for t in chunk:
+                rewards.append(r[: t.k])
+                r = r[t.k :]
+    m = ranking_metrics(rewards, [t.ranks for t in items])
+    return {k: m[k] for k in ("accuracy", "log_loss", "margin", "n_pairs")}
+
+
+def child(side: str, work: Path, args: argparse.Namespace, python: str, log) -> dict:
+    cmd = [python, str(Path(__file__).resolve()), "--side", side, "--work", str(work), *sys.argv[1:]]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    env.pop("VIRTUAL_ENV", None)
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    log.write(f"\n===== {side} ({time.perf_counter() - t0:.0f} s) =====\n{out.stdout}\n{out.stderr[-20000:]}\n")
+    log.flush()
+    if out.returncode != 0:
+        raise SystemExit(f"{side} side failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
+    return json.loads((work / f"result_{side}.json").read_text())
+
+
+def trl_python() -> str:
+    out = subprocess.run(["bash", str(ROOT / "benchmarks" / "trl_venv.sh")], capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def write_record(out: Path, args: argparse.Namespace, info: dict, res: dict[str, dict], acc: dict[str, dict]) -> str:
+    from instructrl.runs import provenance
+
+    ratio = res["instructrl"]["comparisons_per_s"] / res["trl"]["comparisons_per_s"]
+    lines = [
+        "| side | comparisons/s | train s | peak RSS MiB | held-out acc | held-out log loss |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in ("instructrl", "trl"):
+        r, a = res[s], acc[s]
+        lines.append(f"| {s} | {r['comparisons_per_s']:.2f} | {r['train_s']:.1f} | {r['peak_rss_mib']:.0f} | {a['accuracy']:.4f} | {a['log_loss']:.4f} |")
+    table = "\n".join(lines)
+    summary = f"{table}\n\nspeed ratio instructrl / TRL: **{ratio:.2f}x** (target >= 3x at equal or better held-out accuracy)"
+    (out / "README.md").write_text(
+        f"# Reward model: instructrl vs TRL RewardTrainer\n\n{summary}\n\n"
+        f"- model `{args.model}`, data `{info['data']}` (K = {args.k}), {info['n_train_prompts']} training prompts = "
+        f"{info['n_train_pairs']} pairs, {info['n_valid_prompts']} held-out prompts ({acc['trl']['n_pairs']:.0f} pairs), "
+        f"mean prompt+response {info['mean_seq_tokens']:.0f} tokens\n"
+        f"- instructrl: batch {args.batch_prompts} prompts (micro {args.micro_prompts}); TRL 1.12: batch {args.trl_batch_pairs} pairs; "
+        f"lr {args.lr}, cosine to 10%, 1 epoch, fp32, {args.threads} threads each\n"
+        f"- comparisons/s = pairs trained / summed optimizer-step time (forward, backward, step; instructrl's also includes packing), "
+        f"the first (warm-up) step of each side excluded. "
+        f"Model loading, data preparation, evaluation and TRL's trainer setup are excluded (TRL's whole `train()` call: {res['trl']['train_call_s']:.1f} s)\n"
+        f"- held-out metrics: both trained models scored by the same code (`benchmarks/reward.py:heldout`)\n\n"
+        f"Command: `python benchmarks/reward.py {' '.join(sys.argv[1:])}`\n\nFiles: `log.txt` (both sides' output), `config.json`, `result.json`.\n"
+    )
+    (out / "config.json").write_text(json.dumps(vars(args), indent=2, default=str))
+    (out / "result.json").write_text(json.dumps({"data": info, "speed": res, "heldout": acc, "ratio": ratio, "provenance": provenance()}, indent=2))
+    return summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2-135m", help="backbone spec (both sides start from the same scalar-head init)")
+    ap.add_argument("--data", default=None, help="rankings spec (default: generated:<n>@seed, simulated labelers)")
+    ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--n-train", type=int, default=32, help="training prompts (each gives 6 pairs)")
+    ap.add_argument("--n-valid", type=int, default=48, help="held-out prompts")
+    ap.add_argument("--batch-prompts", type=int, default=2, help="instructrl batch in prompts (2 prompts = 12 comparisons, about TRL's 8 pairs)")
+    ap.add_argument("--micro-prompts", type=int, default=2, help="instructrl micro-batch (prompts)")
+    ap.add_argument("--trl-batch-pairs", type=int, default=8, help="TRL batch (pairs)")
+    ap.add_argument("--lr", type=float, default=1e-5)
+    ap.add_argument("--max-len", type=int, default=256, help="max prompt + response tokens")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="record folder (default records/<date>_reward-vs-trl)")
+    ap.add_argument("--side", choices=["trl", "instructrl"], default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--work", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.side:  # child process
+        work = Path(args.work)
+        res = run_trl(work, args) if args.side == "trl" else run_instructrl(work, args)
+        (work / f"result_{args.side}.json").write_text(json.dumps(res))
+        return
+    out = Path(args.out or ROOT / "records" / f"{time.strftime('%Y-%m-%d')}_reward-vs-trl")
+    work = out / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    with open(out / "log.txt", "w") as log:
+        info = prepare(work, args)
+        print(f"data: {info}", flush=True)
+        res, acc = {}, {}
+        res["instructrl"] = child("instructrl", work, args, sys.executable, log)
+        acc["instructrl"] = heldout(work / "instructrl_run" / "final", work, args.max_len)
+        print(f"instructrl: {res['instructrl']} held-out {acc['instructrl']}", flush=True)
+        res["trl"] = child("trl", work, args, trl_python(), log)
+        acc["trl"] = heldout(work / "trl_model", work, args.max_len)
+        print(f"trl: {res['trl']} held-out {acc['trl']}", flush=True)
+        summary = write_record(out, args, info, res, acc)
+        log.write(summary + "\n")
+    print(summary)
+    import shutil
+
+    shutil.rmtree(work / "trl_out", ignore_errors=True)  # keep the record small: drop weights
+    for d in ("init", "trl_model", "instructrl_run/final", "instructrl_run/checkpoints"):
+        shutil.rmtree(work / d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
