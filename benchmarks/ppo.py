@@ -1,0 +1,365 @@
+"""instructrl PPO vs TRL 1.12's PPO trainer, same models and settings, in one invocation.
+
+    python benchmarks/ppo.py                       # defaults: batch 8, 64-token responses, 3 updates
+    python benchmarks/ppo.py --updates 5 --record records/2026-11-24_ppo-vs-trl
+
+Both sides get the same policy and reference (``smollm2-135m``), the same reward model
+(SmolLM2-135M with a seeded N(0, 1/sqrt(d+1)) scalar head, saved once and loaded by both),
+a value function initialised from that reward model, the same prompts (chat-templated,
+left-padded), temperature 1, truncation at the first EOS, no missing-EOS penalty, beta 0.02,
+clip 0.2, value clip 0.2, value coefficient 0.1, GAE gamma 1 / lambda 0.95, advantage
+whitening, Adam (0.9, 0.95, eps 1e-5) at one constant learning rate, no gradient clipping,
+fp32, the same thread count. TRL runs in its own virtualenv (``benchmarks/trl_venv.sh``),
+each configuration in its own process so peak memory (max RSS) is per configuration.
+
+Then instructrl's cheaper configurations: a LoRA policy whose reference is its own base
+with adapters disabled (one copy of the weights), and a value head on the policy (one
+backbone forward serves log-probs and values), alone and together.
+
+Speed is the mean over updates after the first (which pays one-off allocation costs);
+reward is the mean RM score of the sampled episodes over all updates; both sides get exactly
+batch x updates prompts, so each samples every prompt once and the means are over the same prompts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ("trl", "instructrl", "lora", "head", "lora_head")
+
+
+# ------------------------------------------------------------------ shared setup (instructrl venv)
+
+
+def prepare(work: Path, model: str, n_prompts: int, seed: int) -> dict:
+    """The policy and reward-model directories, prompts (JSONL for instructrl, token ids for TRL)."""
+    from instructrl.data.io import write_jsonl
+    from instructrl.data.render import tokenize_prompt
+    from instructrl.models.heads import load_scalar_model
+    from instructrl.models.loader import load_causal_lm, load_tokenizer, smollm2_dir
+    from instructrl.tasks import generate_prompts
+
+    work = work / model.replace(":", "_").replace("/", "_")
+    work.mkdir(parents=True, exist_ok=True)
+    if model in ("smollm2-135m", "smollm2"):
+        policy_dir = smollm2_dir()
+    else:  # e.g. `tiny`, to check the harness in seconds: saved once so both sides load the same weights
+        policy_dir = work / "policy"
+        if not (policy_dir / "config.json").exists():
+            lm, t = load_causal_lm(model)
+            lm.save_pretrained(policy_dir, safe_serialization=True)
+            t.save_pretrained(policy_dir)
+    rm_dir = work / "rm"
+    if not (rm_dir / "config.json").exists():
+        rm, t = load_scalar_model(str(policy_dir), head_init="normal", seed=seed)
+        rm.save_pretrained(rm_dir, safe_serialization=True)
+        t.save_pretrained(rm_dir)
+    tok = load_tokenizer(str(policy_dir))
+    prompts = generate_prompts(n_prompts, seed=seed)
+    write_jsonl(work / "prompts.jsonl", prompts)
+    ids = [tokenize_prompt(tok, p) for p in prompts]
+    (work / "prompt_ids.json").write_text(json.dumps(ids))
+    return {"rm": str(rm_dir), "policy": str(policy_dir), "prompts": str(work / "prompts.jsonl"), "prompt_ids": str(work / "prompt_ids.json"), "work": str(work)}
+
+
+# --------------------------------------------------------------------------- instructrl worker
+
+
+def run_instructrl(a: argparse.Namespace, paths: dict, variant: str) -> dict:
+    import torch
+
+    torch.set_num_threads(a.threads)
+    from instructrl.config import load_config
+    from instructrl.ppo import PPOConfig, train
+    from instructrl.runs import read_metrics
+
+    over = {
+        "model": {"name": paths["policy"]},
+        "reward": {"kind": "model", "model": paths["rm"], "missing_eos_penalty": None},
+        "value": {"lr": a.lr, "coef": 0.1, "clip": 0.2},
+        "kl": {"coef": 0.02},
+        "optim": {"lr": a.lr, "warmup_iterations": 0, "beta2": 0.95, "eps": 1e-5, "grad_clip": 0.0},
+        "ppo": {"epochs": a.epochs, "minibatches": a.minibatches, "whiten_rewards": False},
+        "data": {"prompts": paths["prompts"], "valid_size": 0, "max_prompt_len": 1024},
+        "episodes": a.batch * a.updates,
+        "batch_size": a.batch,
+        "generation_batch_size": a.batch,
+        "forward_batch_size": a.batch,
+        "max_new_tokens": a.response_len,
+        "temperature": 1.0,
+        "seed": a.seed,
+        "output_dir": str(Path(paths["work"]) / f"run-{variant}"),
+        "resume": False,
+        "progress": False,
+        "tensorboard": False,
+        "device": "cpu",
+    }
+    if variant in ("lora", "lora_head"):
+        over["model"]["lora"] = {"enabled": True, "r": 16, "alpha": 32, "merge_on_save": False}
+        over["optim"]["lr"] = a.lora_lr
+    if variant in ("head", "lora_head"):
+        over["value"]["kind"] = "head"
+    cfg = load_config(PPOConfig, None, over)
+    t0 = time.perf_counter()
+    train(cfg)
+    wall = time.perf_counter() - t0
+    rows = read_metrics(cfg.output_dir)
+    steady = rows[1:] if len(rows) > 1 else rows
+    per_update = [r["time/generation_s"] + r["time/scoring_s"] + r["time/training_s"] for r in steady]
+    gen = sum(r["time/generation_s"] for r in steady)
+    tokens = sum(r["gen/tokens_per_s"] * r["time/generation_s"] for r in steady)
+    return {
+        "seconds_per_update": sum(per_update) / len(per_update),
+        "episodes_per_s": a.batch * len(per_update) / sum(per_update),
+        "gen_tokens_per_s": tokens / max(gen, 1e-9),
+        "tokens_per_s_overall": tokens / sum(per_update),
+        "split": {k: sum(r[f"time/{k}_s"] for r in steady) / sum(per_update) for k in ("generation", "scoring", "training")},
+        "score_mean": sum(r["reward/score_mean"] for r in rows) / len(rows),
+        "score_last": rows[-1]["reward/score_mean"],
+        "response_len": sum(r["gen/response_len"] for r in rows) / len(rows),
+        "wall_s_including_load": wall,
+    }
+
+
+# ---------------------------------------------------------------------------------- TRL worker
+
+
+def run_trl(a: argparse.Namespace, paths: dict) -> dict:
+    """TRL 1.12 ``trl.experimental.ppo`` (runs in the TRL virtualenv; no instructrl import)."""
+    import torch
+
+    torch.set_num_threads(a.threads)
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
+    from trl.experimental.ppo import PPOConfig, PPOTrainer
+    from trl.experimental.ppo import ppo_trainer as T
+
+    torch.manual_seed(a.seed)
+    tok = AutoTokenizer.from_pretrained(paths["policy"])
+    tok.padding_side = "left"
+    ids = json.loads(Path(paths["prompt_ids"]).read_text())
+    ds = Dataset.from_dict({"input_ids": ids})
+    policy = AutoModelForCausalLM.from_pretrained(paths["policy"], dtype=torch.float32)
+    ref = AutoModelForCausalLM.from_pretrained(paths["policy"], dtype=torch.float32)
+    rm = AutoModelForSequenceClassification.from_pretrained(paths["rm"], dtype=torch.float32)
+    value = AutoModelForSequenceClassification.from_pretrained(paths["rm"], dtype=torch.float32)
+
+    clock = {"gen": 0.0, "gen_tokens": 0, "score": 0.0}
+    orig_gen, orig_reward, orig_forward = T.batch_generation, T.get_reward, T.forward
+
+    def timed_generation(model, queries, *args, **kw):
+        t = time.perf_counter()
+        qr, logits = orig_gen(model, queries, *args, **kw)
+        clock["gen"] += time.perf_counter() - t
+        resp = qr[:, queries.shape[1] :]
+        for row in resp.tolist():  # response tokens up to and including the first EOS
+            n = next((i + 1 for i, x in enumerate(row) if x == tok.eos_token_id), None)
+            clock["gen_tokens"] += n if n is not None else sum(1 for x in row if x != tok.pad_token_id)
+        return qr, logits
+
+    def timed(fn):
+        def wrapper(*args, **kw):
+            if torch.is_grad_enabled():
+                return fn(*args, **kw)
+            t = time.perf_counter()
+            out = fn(*args, **kw)
+            clock["score"] += time.perf_counter() - t
+            return out
+
+        return wrapper
+
+    T.batch_generation, T.get_reward, T.forward = timed_generation, timed(orig_reward), timed(orig_forward)
+    marks: list[dict] = []
+
+    class Marks(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kw):
+            marks.append({"t": time.perf_counter(), **clock})
+
+        def on_step_end(self, args, state, control, **kw):
+            marks.append({"t": time.perf_counter(), **clock})
+
+    cfg = PPOConfig(
+        output_dir=str(Path(paths["work"]) / "run-trl"),
+        per_device_train_batch_size=a.batch,
+        gradient_accumulation_steps=1,
+        num_mini_batches=a.minibatches,
+        num_ppo_epochs=a.epochs,
+        total_episodes=a.batch * a.updates,
+        local_rollout_forward_batch_size=a.batch,
+        response_length=a.response_len,
+        stop_token="eos",
+        temperature=1.0,
+        missing_eos_penalty=None,
+        kl_coef=0.02,
+        kl_estimator="k1",
+        cliprange=0.2,
+        cliprange_value=0.2,
+        vf_coef=0.1,
+        gamma=1.0,
+        lam=0.95,
+        whiten_rewards=False,
+        learning_rate=a.lr,
+        lr_scheduler_type="constant",
+        adam_beta1=0.9,
+        adam_beta2=0.95,
+        adam_epsilon=1e-5,
+        weight_decay=0.0,
+        num_sample_generations=0,
+        save_strategy="no",
+        report_to=[],
+        logging_steps=1,
+        seed=a.seed,
+        use_cpu=True,
+        bf16=False,
+        fp16=False,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    trainer = PPOTrainer(args=cfg, processing_class=tok, model=policy, ref_model=ref, reward_model=rm, train_dataset=ds, value_model=value, callbacks=[Marks()])
+    t0 = time.perf_counter()
+    trainer.train()
+    wall = time.perf_counter() - t0
+    steps = [(marks[i - 1], marks[i]) for i in range(1, len(marks))]
+    steady = steps[1:] if len(steps) > 1 else steps
+    dur = sum(b["t"] - a_["t"] for a_, b in steady)
+    gen = sum(b["gen"] - a_["gen"] for a_, b in steady)
+    score = sum(b["score"] - a_["score"] for a_, b in steady)
+    toks = sum(b["gen_tokens"] - a_["gen_tokens"] for a_, b in steady)
+    scores = [h["objective/scores"] for h in trainer.state.log_history if "objective/scores" in h]
+    return {
+        "seconds_per_update": dur / len(steady),
+        "episodes_per_s": a.batch * len(steady) / dur,
+        "gen_tokens_per_s": toks / max(gen, 1e-9),
+        "tokens_per_s_overall": toks / dur,
+        "split": {"generation": gen / dur, "scoring": score / dur, "training": 1 - (gen + score) / dur},
+        "score_mean": sum(scores) / len(scores),
+        "score_last": scores[-1],
+        "wall_s_including_load": wall,
+    }
+
+
+# ------------------------------------------------------------------------------------- driver
+
+
+def _peak_rss_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB (Linux)
+
+
+def worker(a: argparse.Namespace) -> None:
+    paths = json.loads(a.paths)
+    out = run_trl(a, paths) if a.worker == "trl" else run_instructrl(a, paths, a.worker)
+    out["peak_rss_gb"] = _peak_rss_gb()
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def trl_python() -> str:
+    py = ROOT / ".bench-venvs" / "trl-1.12" / "bin" / "python"
+    if not (py.parent.parent / ".ok").exists():
+        out = subprocess.run(["bash", str(ROOT / "benchmarks" / "trl_venv.sh")], capture_output=True, text=True, check=True)
+        py = Path(out.stdout.strip().splitlines()[-1])
+    return str(py)
+
+
+def launch(name: str, a: argparse.Namespace, paths: dict) -> dict:
+    py = trl_python() if name == "trl" else sys.executable
+    cmd = [py, __file__, "--worker", name, "--paths", json.dumps(paths)] + [f"--{k.replace('_', '-')}={v}" for k, v in _shared(a).items()]
+    env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    print(f"[{name}] running ...", flush=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if a.record:
+        Path(a.record).mkdir(parents=True, exist_ok=True)
+        (Path(a.record) / f"{name}.log").write_text(" ".join(cmd) + "\n\n" + p.stdout + "\n--- stderr ---\n" + p.stderr[-20000:])
+    lines = [l for l in p.stdout.splitlines() if l.startswith("RESULT ")]
+    if p.returncode != 0 or not lines:
+        sys.stderr.write(p.stderr[-4000:])
+        raise SystemExit(f"[{name}] failed with exit code {p.returncode}")
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def _shared(a: argparse.Namespace) -> dict:
+    keys = ("model", "updates", "batch", "response_len", "epochs", "minibatches", "threads", "lr", "lora_lr", "seed", "work")
+    return {k: getattr(a, k) for k in keys}
+
+
+def report(results: dict, a: argparse.Namespace) -> str:
+    lines = [
+        f"PPO benchmark: {a.model} policy/reference/reward/value, batch {a.batch}, {a.response_len}-token responses, "
+        f"{a.epochs} epoch x {a.minibatches} minibatch, fp32, {a.threads} threads, {a.updates} updates (speed: updates 2..N)",
+        "",
+        f"{'config':<11} {'episodes/s':>10} {'s/update':>9} {'gen tok/s':>9} {'peak GB':>8} {'score':>8}  split gen/score/train",
+    ]
+    for name, r in results.items():
+        s = r["split"]
+        lines.append(
+            f"{name:<11} {r['episodes_per_s']:>10.3f} {r['seconds_per_update']:>9.1f} {r['gen_tokens_per_s']:>9.1f} {r['peak_rss_gb']:>8.2f} "
+            f"{r['score_mean']:>8.3f}  {s['generation']:.0%} / {s['scoring']:.0%} / {s['training']:.0%}"
+        )
+    if "trl" in results and "instructrl" in results:
+        t, i = results["trl"], results["instructrl"]
+        lines += ["", f"instructrl / TRL episodes/s: {i['episodes_per_s'] / t['episodes_per_s']:.2f}x (target >= 1.5x); "
+                  f"mean score {i['score_mean']:.3f} vs {t['score_mean']:.3f}; peak memory {i['peak_rss_gb']:.2f} vs {t['peak_rss_gb']:.2f} GB"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2-135m", help="policy/reference/reward/value base (`tiny` checks the harness quickly)")
+    ap.add_argument("--updates", type=int, default=3, help="PPO updates per configuration (speed is measured on updates 2..N)")
+    ap.add_argument("--batch", type=int, default=8, help="episodes per update")
+    ap.add_argument("--response-len", type=int, default=64, help="max response tokens")
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--minibatches", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=3e-6, help="policy and value learning rate (both sides)")
+    ap.add_argument("--lora-lr", type=float, default=1e-4, help="policy learning rate of the LoRA configurations")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated subset of {CONFIGS}")
+    ap.add_argument("--work", default=str(ROOT / "runs" / "bench-ppo"), help="scratch directory (RM, prompts, runs; runs/ is git-ignored)")
+    ap.add_argument("--record", default=None, help="write README-ready results (results.json, report.txt) to this records/ folder")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--paths", default=None, help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker:
+        worker(a)
+        return 0
+    configs = [c for c in a.configs.split(",") if c]
+    bad = [c for c in configs if c not in CONFIGS]
+    if bad:
+        raise SystemExit(f"unknown configs {bad}; known: {CONFIGS}")
+    # exactly batch x updates prompts: each side samples every prompt once (in its own order),
+    # so the mean score is over the same prompts
+    paths = prepare(Path(a.work), a.model, a.batch * a.updates, a.seed)
+    results = {name: launch(name, a, paths) for name in configs}
+    text = report(results, a)
+    print(text)
+    if a.record:
+        rec = Path(a.record)
+        rec.mkdir(parents=True, exist_ok=True)
+        (rec / "results.json").write_text(json.dumps({"args": _shared(a), "results": results}, indent=2))
+        (rec / "report.txt").write_text(text + "\n")
+        for name in results:  # the resolved instructrl configs
+            cfg = Path(paths["work"]) / f"run-{name}" / "config.yaml"
+            if cfg.exists():
+                shutil.copy(cfg, rec / f"{name}.config.yaml")
+        argv_text = " ".join(sys.argv[1:])
+        (rec / "README.md").write_text(
+            f"# PPO speed: instructrl vs TRL 1.12\n\nCommand: `python benchmarks/ppo.py {argv_text}`\n\n"
+            f"Settings (identical on both sides): see the docstring of `benchmarks/ppo.py`.\n\n```\n{text}\n```\n\n"
+            "Files: `results.json` (all numbers), `report.txt`, `<config>.log` (each worker's output), "
+            "`<config>.config.yaml` (instructrl's resolved configs).\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""Does instructrl's PPO optimise? Plain PPO vs PPO-ptx on smollm2-135m with a programmatic reward.
+
+    python scripts/ppo_optimises.py --record records/2026-11-24_ppo-optimises    # ~2 x 12 min on 2 cores
+    python scripts/ppo_optimises.py --smoke --record /tmp/ppo-smoke               # `tiny`, a minute
+
+The reward is ``word_count`` (1 - |words - target| / target, floored at -1; a response
+that never emits EOS scores -1): SmolLM2 answers at length, so the reward has room to
+rise. Both runs use the same seed, prompts, and held-out pretraining text; PPO-ptx adds
+``gamma * mean per-token LM loss`` on pretraining sequences to every minibatch.
+
+Writes to ``--record``: ``README.md`` (the verdict and a table), ``ppo/`` and ``ppo-ptx/``
+(config.yaml, metrics.jsonl, samples.jsonl of each run), ``curves.png``.
+The claims checked:
+- the reward rises: mean score of the last 5 iterations > the first 5;
+- the KL stays bounded: per-episode KL to the reference never exceeds ``--kl-bound`` nats;
+- PPO-ptx keeps the held-out pretraining loss closer to its start than plain PPO.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+
+def run_config(a: argparse.Namespace, ptx: bool, out: Path) -> dict:
+    smoke = a.smoke
+    over = {
+        "model": {"name": "tiny" if smoke else a.model, "lora": {"enabled": a.lora, "r": 16, "alpha": 32, "merge_on_save": False}},
+        "value": {"kind": a.value, "lr": a.value_lr},
+        "reward": {"kind": "word_count", "target_words": a.target_words},
+        "kl": {"coef": a.kl_coef},
+        "ptx": {"coef": a.ptx_coef if ptx else 0.0, "data": f"generated:{a.ptx_docs}@{a.seed}", "ratio": a.ptx_ratio, "max_seq_len": a.ptx_len,
+                "valid_docs": 32},
+        "optim": {"lr": a.lr, "warmup_iterations": 3},
+        "ppo": {"epochs": 1, "minibatches": a.minibatches},
+        "data": {"prompts": f"generated:{a.prompts}@{a.seed}", "valid_size": a.valid},
+        "episodes": a.batch * a.iterations,
+        "batch_size": a.batch,
+        "max_new_tokens": a.response_len,
+        "seed": a.seed,
+        "eval_every": a.eval_every,
+        "output_dir": str(out),
+        "resume": False,
+        "progress": True,
+        "tensorboard": False,
+        "threads": a.threads,
+        "device": "cpu",
+    }
+    from instructrl.config import load_config
+    from instructrl.ppo import PPOConfig, train
+    from instructrl.ppo.train import build_models, evaluate, prepare_prompts, prepare_ptx, resolve_device
+    from instructrl.runs import read_metrics
+
+    cfg = load_config(PPOConfig, None, over)
+    # the starting point, measured the same way as the in-training evaluations
+    device = resolve_device("cpu")
+    models = build_models(cfg, device)
+    out.mkdir(parents=True, exist_ok=True)
+    start = evaluate(cfg, models, prepare_prompts(cfg, models.tokenizer), prepare_ptx(cfg, models.tokenizer), device, 0, out)
+    del models
+    t0 = time.perf_counter()
+    train(cfg)
+    return {"start": start, "rows": read_metrics(out), "minutes": (time.perf_counter() - t0) / 60}
+
+
+def summarise(name: str, r: dict, kl_bound: float) -> dict:
+    rows = r["rows"]
+    k = min(5, max(1, len(rows) // 3))
+    first = sum(x["reward/score_mean"] for x in rows[:k]) / k
+    last = sum(x["reward/score_mean"] for x in rows[-k:]) / k
+    evals = [x for x in rows if "eval/ptx_loss" in x]
+    ptx0 = r["start"].get("eval/ptx_loss", float("nan"))
+    return {
+        "name": name,
+        "minutes": r["minutes"],
+        "score_first": first,
+        "score_last": last,
+        "eval_score_start": r["start"].get("eval/score_mean", float("nan")),
+        "eval_score_end": evals[-1]["eval/score_mean"] if evals else float("nan"),
+        "kl_max": max(x["ppo/kl_to_ref"] for x in rows),
+        "kl_end": rows[-1]["ppo/kl_to_ref"],
+        "ptx_start": ptx0,
+        "ptx_end": evals[-1]["eval/ptx_loss"] if evals else float("nan"),
+        "ptx_drift": abs(evals[-1]["eval/ptx_loss"] - ptx0) if evals else float("nan"),
+        "reward_rises": last > first,
+        "kl_bounded": max(x["ppo/kl_to_ref"] for x in rows) <= kl_bound,
+        "len_end": rows[-1]["gen/response_len"],
+        "eos_end": rows[-1]["gen/eos_rate"],
+    }
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    for name, r in results.items():
+        rows = r["rows"]
+        it = [x["step"] for x in rows]
+        axes[0].plot(it, [x["reward/score_mean"] for x in rows], label=name)
+        axes[1].plot(it, [x["ppo/kl_to_ref"] for x in rows], label=name)
+        ev = [x for x in rows if "eval/ptx_loss" in x]
+        axes[2].plot([0] + [x["step"] for x in ev], [r["start"]["eval/ptx_loss"]] + [x["eval/ptx_loss"] for x in ev], marker="o", label=name)
+    for ax, t in zip(axes, ("mean score (word_count reward)", "KL to reference (nats / episode)", "held-out pretraining loss")):
+        ax.set_title(t)
+        ax.set_xlabel("iteration")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def readme(a: argparse.Namespace, sums: list[dict], argv: list[str]) -> str:
+    ppo, ptx = sums
+    verdict_ptx = ptx["ptx_drift"] < ppo["ptx_drift"]
+    lines = [
+        "# Does PPO optimise? Plain PPO vs PPO-ptx on " + ("tiny (smoke)" if a.smoke else a.model),
+        "",
+        f"Command: `python scripts/ppo_optimises.py {' '.join(argv)}`",
+        "",
+        f"Reward: word_count, target {a.target_words} words (1 - |n - target| / target, floored at -1; no EOS within "
+        f"{a.response_len} tokens scores -1). {a.iterations} iterations x {a.batch} episodes, {a.minibatches} minibatches, "
+        f"policy lr {a.lr}, value {a.value} (lr {a.value_lr}), LoRA {a.lora}, beta {a.kl_coef}; "
+        f"PPO-ptx: gamma {a.ptx_coef}, {a.ptx_ratio} pretraining sequences of {a.ptx_len} tokens per episode.",
+        "",
+        "| run | minutes | score first 5 it | score last 5 it | eval score start -> end | KL max / end (nats) | held-out ptx loss start -> end | len / EOS rate at end |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in sums:
+        lines.append(
+            f"| {s['name']} | {s['minutes']:.1f} | {s['score_first']:.3f} | {s['score_last']:.3f} | {s['eval_score_start']:.3f} -> {s['eval_score_end']:.3f} | "
+            f"{s['kl_max']:.2f} / {s['kl_end']:.2f} | {s['ptx_start']:.3f} -> {s['ptx_end']:.3f} | {s['len_end']:.1f} / {s['eos_end']:.2f} |"
+        )
+    lines += [
+        "",
+        f"- reward rises: PPO {ppo['reward_rises']}, PPO-ptx {ptx['reward_rises']}",
+        f"- KL bounded (<= {a.kl_bound} nats per episode): PPO {ppo['kl_bounded']}, PPO-ptx {ptx['kl_bounded']}",
+        f"- PPO-ptx keeps the held-out pretraining loss closer to its start: {verdict_ptx} "
+        f"(|end - start| {ptx['ptx_drift']:.3f} vs {ppo['ptx_drift']:.3f} nats/token; signed "
+        f"{ptx['ptx_end'] - ptx['ptx_start']:+.3f} vs {ppo['ptx_end'] - ppo['ptx_start']:+.3f})",
+        "",
+        "Files: `ppo/` and `ppo-ptx/` (config.yaml, metrics.jsonl, samples.jsonl), `curves.png`, `summary.json`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--smoke", action="store_true", help="`tiny` and a few iterations: checks the script, proves nothing")
+    ap.add_argument("--iterations", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--minibatches", type=int, default=2)
+    ap.add_argument("--response-len", type=int, default=48, help="max response tokens; at T=1 SmolLM2 ends ~40%% of answers within 48")
+    ap.add_argument("--target-words", type=int, default=10)
+    ap.add_argument("--lr", type=float, default=2e-4, help="policy learning rate (LoRA default)")
+    ap.add_argument("--lora", type=lambda s: s.lower() in ("1", "true", "yes"), default=True, help="LoRA policy (true/false)")
+    ap.add_argument("--value", choices=("head", "separate"), default="head")
+    ap.add_argument("--value-lr", type=float, default=1e-3)
+    ap.add_argument("--kl-coef", type=float, default=0.02)
+    ap.add_argument("--kl-bound", type=float, default=20.0, help="the KL (nats per episode) the run must stay under")
+    ap.add_argument("--ptx-coef", type=float, default=27.8)
+    ap.add_argument("--ptx-ratio", type=float, default=1.0, help="pretraining sequences per episode (paper: 8; 1 fits the CPU budget)")
+    ap.add_argument("--ptx-len", type=int, default=64)
+    ap.add_argument("--ptx-docs", type=int, default=2000)
+    ap.add_argument("--prompts", type=int, default=1000)
+    ap.add_argument("--valid", type=int, default=16)
+    ap.add_argument("--eval-every", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--record", required=True, help="records/ folder to write")
+    a = ap.parse_args(argv)
+    if a.smoke:
+        a.iterations, a.batch, a.response_len, a.ptx_docs, a.prompts, a.valid, a.eval_every = 4, 4, 8, 80, 60, 4, 2
+    rec = Path(a.record)
+    rec.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for name, ptx in (("ppo", False), ("ppo-ptx", True)):
+        out = rec / name
+        shutil.rmtree(out, ignore_errors=True)
+        results[name] = run_config(a, ptx, out)
+        for junk in ("final", "value", "checkpoints", "tb", "ema"):  # keep the record small: logs and config only
+            shutil.rmtree(out / junk, ignore_errors=True)
+    sums = [summarise(n, r, a.kl_bound) for n, r in results.items()]
+    (rec / "summary.json").write_text(json.dumps({"args": vars(a), "summary": sums, "start": {n: r["start"] for n, r in results.items()}}, indent=2))
+    plot(results, rec / "curves.png")
+    text = readme(a, sums, argv)
+    (rec / "README.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
