@@ -387,7 +387,7 @@ def evaluate(cfg: PPOConfig, models: Models, data: PromptData, ptx: PtxData | No
         out["eval/response_len"] = float(m.sum(1).float().mean())
         out["eval/eos_rate"] = float(ro.finished.float().mean())
         with open(run / "samples.jsonl", "a") as f:
-            for i in range(min(8, len(ro))):
+            for i in range(len(ro)):  # every validation sample: the loop grades them for the over-optimisation curve
                 n = int(m[i].sum())
                 text = models.tokenizer.decode(ro.input_ids[i, ro.prompt_width : ro.prompt_width + n], skip_special_tokens=True)
                 f.write(json.dumps({"iteration": iteration, "prompt": ro.prompts[i].as_text(), "response": text, "raw_score": float(ro.raw_scores[i]), "score": float(ro.scores[i]), "finished": bool(ro.finished[i])}) + "\n")

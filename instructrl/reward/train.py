@@ -270,7 +270,7 @@ def train(cfg: RewardConfig) -> Path:
     data = prepare_data(cfg, tok)
     steps = total_steps(cfg, len(data.train))
     o = cfg.optim
-    optimizer = torch.optim.AdamW(model.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps, weight_decay=o.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps, weight_decay=o.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_lambda(steps, o.warmup_steps, o.min_lr_ratio))
     wrapper, optimizer = acc.prepare(PackedRewards(model), optimizer)
     if acc.is_main_process:

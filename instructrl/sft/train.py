@@ -296,7 +296,8 @@ def train(cfg: SFTConfig, *, score_fn: ScoreFn | None = None) -> Path:
     steps_per_epoch = max(1, math.ceil(len(data.train) / cfg.batch_size))
     params = [p for p in model.parameters() if p.requires_grad]
     o = cfg.optim
-    optimizer = torch.optim.AdamW(params, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps, weight_decay=o.weight_decay)
+    # fused: one kernel over all tensors (much faster on CPU than the per-tensor loop)
+    optimizer = torch.optim.AdamW(params, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps, weight_decay=o.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_lambda(steps, o.warmup_steps, o.min_lr_ratio))
     wrapper, optimizer = acc.prepare(SelectiveLMLoss(model), optimizer)
     if acc.is_main_process:
