@@ -155,7 +155,8 @@ def prepare(work: Path, args: argparse.Namespace) -> dict:
     model, tok = load_scalar_model(args.model, seed=args.seed)
     model.save_pretrained(work / "init")
     tok.save_pretrained(work / "init")
-    spec = args.data or f"generated:{args.n_train + args.n_valid + 64}@{args.seed}"
+    # ~1/3 of generated rankings are dropped (over --max-len, or all responses tied): ask for 2x
+    spec = args.data or f"generated:{2 * (args.n_train + args.n_valid) + 64}@{args.seed}"
     rankings, kept = load_rankings(spec, k=args.k).records, []
     for r in rankings:  # keep K = 4 rankings with 6 untied pairs that fit max_len
         if r.k != args.k or len(r.pairs()) != args.k * (args.k - 1) // 2:
