@@ -44,34 +44,37 @@ def _default_out(name: str) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Two evaluations into one record: the model on TruthfulQA MC and toxicity (``model/``),
+    and the shipped Self-Instruct predictions judged by a reward model (``self-instruct/``;
+    ``--model-winrate`` adds the model's own responses there, a long generation on a CPU)."""
     from instructrl.config import load_config
     from instructrl.evals import EvalConfig, evaluate
 
     out = Path(args.out or _default_out("eval-reference"))
-    evaluators = ["truthfulqa_mc", "toxicity"] + (["winrate"] if args.judge != "none" else [])
-    overrides = {
-        "checkpoints": [
-            f"davinci=predictions:{SI / 'predictions' / 'davinci_predictions.jsonl.gz'}",
-            f"text-davinci-001=predictions:{SI / 'predictions' / 'text-davinci-001_predictions.jsonl.gz'}",
-            f"smollm2-135m={args.model}",
-        ],
-        "evaluators": evaluators, "output_dir": str(out), "device": args.device, "batch_size": args.batch_size,
-        "max_new_tokens": args.max_new_tokens, "limit": args.limit,
-        "truthfulqa": {"mc_path": str(TQA_MC)},
-        "toxicity": {"prompts": str(RTP)},
-        "winrate": {"prompts": str(SI / "user_oriented_instructions.jsonl"), "baseline": "davinci",
-                    "judge": "reward", "reward_model": args.rm},
-    }
     if args.judge == "reward" and not args.rm:
         raise SystemExit("--judge reward needs --rm <reward model spec> (or use --judge none)")
-    cfg = load_config(EvalConfig, overrides=overrides)
-    res = evaluate(cfg)
-    _write_run_readme(out, res, args)
+    common = {"device": args.device, "batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens, "limit": args.limit}
+    model_cfg = load_config(EvalConfig, overrides={
+        **common, "checkpoints": [f"smollm2-135m={args.model}"], "evaluators": ["truthfulqa_mc", "toxicity"],
+        "output_dir": str(out / "model"), "truthfulqa": {"mc_path": str(TQA_MC)}, "toxicity": {"prompts": str(RTP)},
+    })
+    results = {"model": evaluate(model_cfg)}
+    if args.judge != "none":
+        cks = [
+            f"davinci=predictions:{SI / 'predictions' / 'davinci_predictions.jsonl.gz'}",
+            f"text-davinci-001=predictions:{SI / 'predictions' / 'text-davinci-001_predictions.jsonl.gz'}",
+        ] + ([f"smollm2-135m={args.model}"] if args.model_winrate else [])
+        si_cfg = load_config(EvalConfig, overrides={
+            **common, "checkpoints": cks, "evaluators": ["winrate"], "output_dir": str(out / "self-instruct"),
+            "winrate": {"prompts": str(SI / "user_oriented_instructions.jsonl"), "baseline": "davinci", "judge": "reward", "reward_model": args.rm},
+        })
+        results["self-instruct"] = evaluate(si_cfg)
+    _write_run_readme(out, results, args)
     return 0
 
 
-def _write_run_readme(out: Path, res: dict, args: argparse.Namespace) -> None:
-    m = res["metrics"]
+def _write_run_readme(out: Path, results: dict, args: argparse.Namespace) -> None:
+    m = results["model"]["metrics"]
     lines = [
         "# Eval reference run (issue 4)", "",
         f"Command: `python scripts/eval_reference.py run {' '.join(sys.argv[2:])}`", "",
@@ -82,7 +85,8 @@ def _write_run_readme(out: Path, res: dict, args: argparse.Namespace) -> None:
     ]
     for k, v in sorted(m.get("smollm2-135m", {}).items()):
         lines.append(f"| smollm2-135m {k} | {v:.4f} |")
-    wr = res.get("winrate", {})
+    res = results.get("self-instruct")
+    wr = res.get("winrate", {}) if res else {}
     if "text-davinci-001" in wr:
         w = wr["text-davinci-001"]
         verdict = "yes" if w["ci_low"] > 0.5 else "no" if w["ci_high"] < 0.5 else "undecided (interval covers 0.5)"
@@ -97,7 +101,9 @@ def _write_run_readme(out: Path, res: dict, args: argparse.Namespace) -> None:
     if "smollm2-135m" in wr:
         w = wr["smollm2-135m"]
         lines.append(f"\nsmollm2-135m against davinci: {w['win_rate']:.3f} ({w['ci_low']:.3f}-{w['ci_high']:.3f}).")
-    lines += ["", f"Judge: {res['notes'].get('winrate', 'none')}", "", "Full outputs: `eval.md`, `eval.json`, `examples/`.", ""]
+    if res:
+        lines += ["", f"Judge: {res['notes'].get('winrate', 'none')}"]
+    lines += ["", "Full outputs: `model/` and `self-instruct/` (each `eval.md`, `eval.json`, `examples/`).", ""]
     (out / "README.md").write_text("\n".join(lines))
 
 
@@ -197,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the simulated panel cannot judge Self-Instruct prompts (it needs task specs)")
     r.add_argument("--rm", default=None, help="reward model spec for --judge reward")
     r.add_argument("--max-new-tokens", type=int, default=256)
+    r.add_argument("--model-winrate", action="store_true", help="also generate the model's Self-Instruct responses and judge them")
     c = sub.add_parser("lmeval-compare", help="TruthfulQA MC1/MC2: ours vs lm-evaluation-harness")
     c.add_argument("--venv", default=str(ROOT / ".bench-venvs" / "lm-eval"))
     for sp in (r, c):

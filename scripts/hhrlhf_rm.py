@@ -39,13 +39,13 @@ SUBSETS = ("harmless-base", "helpful-base", "helpful-online", "helpful-rejection
 SALT = "hh-rlhf-v1"
 
 
-def load_hh(root: Path):
-    """All four test splits as K = 2 rankings; the subset name becomes the prompt category
+def load_hh(root: Path, subsets: tuple[str, ...] = SUBSETS):
+    """The test splits as K = 2 rankings; the subset name becomes the prompt category
     (so held-out accuracy is reported per subset). Malformed pairs are skipped and counted."""
     from instructrl.reward.data import load_rankings
 
     out, skipped = [], {}
-    for name in SUBSETS:
+    for name in subsets:
         loaded = load_rankings(str(root / name / "test.jsonl.gz"), skip_bad=True)
         skipped[name] = loaded.n_skipped
         out += [dataclasses.replace(r, prompt=dataclasses.replace(r.prompt, category=name)) for r in loaded.records]
@@ -73,6 +73,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--data", default=str(HH), help="folder with the four <subset>/test.jsonl.gz files")
+    ap.add_argument("--subsets", default=",".join(SUBSETS), help="comma-separated HH subsets to use (e.g. the three helpful ones for a helpfulness judge)")
     ap.add_argument("--valid-fraction", type=float, default=0.1)
     ap.add_argument("--n-train", type=int, default=300, help="training pairs used (sized for ~15 min on 2 cores)")
     ap.add_argument("--n-valid", type=int, default=400, help="held-out pairs evaluated")
@@ -92,7 +93,11 @@ def main() -> int:
     from instructrl.reward import RewardConfig, train
     from instructrl.reward.data import split_by_prompt
 
-    rankings, skipped = load_hh(Path(args.data))
+    subsets = tuple(x.strip() for x in args.subsets.split(",") if x.strip())
+    bad = [x for x in subsets if x not in SUBSETS]
+    if bad or not subsets:
+        raise SystemExit(f"--subsets: unknown HH subset(s) {bad}; choose from {', '.join(SUBSETS)}")
+    rankings, skipped = load_hh(Path(args.data), subsets)
     train_r, valid_r = split_by_prompt(rankings, args.valid_fraction, salt=SALT)
     print(f"hh-rlhf: {len(rankings)} pairs ({sum(skipped.values())} malformed skipped) -> {len(train_r)} train / {len(valid_r)} held out", flush=True)
     rng = random.Random(args.seed)
@@ -148,7 +153,7 @@ def main() -> int:
         f"- model: `{args.model}` + scalar head, trained 1 epoch on {len(train_used)} training pairs "
         f"(the first in shuffled order whose prompt + response fits {args.max_seq_len} tokens; the same rule picks the held-out pairs), lr {args.lr} cosine to 10%, batch {args.batch_size}, {args.threads} threads, "
         f"{wall / 60:.1f} min wall\n"
-        f"- data: the 4 HH-RLHF test splits ({len(rankings)} pairs); fixed split by prompt hash (`split.json`): "
+        f"- data: HH-RLHF test splits {', '.join(subsets)} ({len(rankings)} pairs); fixed split by prompt hash (`split.json`): "
         f"{len(train_r)} train / {len(valid_r)} held-out pairs, subsets of them used as above\n"
         f"- files: `eval.json` (all held-out metrics), `metrics.jsonl` (training log), `config.yaml`, `calibration.png`, "
         f"`provenance.json`, `split.json`\n\n"

@@ -60,7 +60,10 @@ class RewardJudge:
     """A reward model as judge: A wins if r(A) > r(B) + tie_margin, tie within the margin.
 
     ``score_fn(prompts, responses) -> scores`` is any reward function, e.g.
-    ``lambda p, r: instructrl.reward.score(rm, p, r)``. Order-invariant by construction.
+    ``lambda p, r: instructrl.reward.score(rm, p, r)``. Order-invariant by construction, so
+    each distinct (prompt, response) is scored once and cached: judging both orders, or
+    several checkpoints against one baseline, costs no rescoring. A and B of a prompt are
+    sent next to each other, so a reward model encodes the prompt once for both.
     """
 
     def __init__(self, score_fn: ScoreFn, *, tie_margin: float = 0.0, name: str = "reward"):
@@ -69,13 +72,28 @@ class RewardJudge:
         self.score_fn = score_fn
         self.tie_margin = tie_margin
         self.name = name
+        self._cache: dict[tuple[str, str], float] = {}
+        self.n_scored = 0  # responses actually sent to score_fn
+
+    def scores(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> list[float]:
+        keys = [(repr(p), r) for p, r in zip(prompts, responses)]
+        todo: dict[tuple[str, str], tuple[Prompt, str]] = {}
+        for k, p, r in zip(keys, prompts, responses):
+            if k not in self._cache and k not in todo:
+                todo[k] = (p, r)
+        if todo:
+            got = self.score_fn([p for p, _ in todo.values()], [r for _, r in todo.values()])
+            if len(got) != len(todo):
+                raise ValueError(f"reward function returned {len(got)} scores for {len(todo)} responses")
+            self._cache.update(zip(todo, (float(x) for x in got)))
+            self.n_scored += len(todo)
+        return [self._cache[k] for k in keys]
 
     def compare_many(self, items: Sequence[Comparison]) -> list[float]:
-        prompts = [c.prompt for c in items]
-        ra = self.score_fn(prompts, [c.response_a for c in items])
-        rb = self.score_fn(prompts, [c.response_b for c in items])
-        if len(ra) != len(items) or len(rb) != len(items):
-            raise ValueError(f"reward function returned {len(ra)}/{len(rb)} scores for {len(items)} responses")
+        prompts = [p for c in items for p in (c.prompt, c.prompt)]
+        responses = [r for c in items for r in (c.response_a, c.response_b)]
+        s = self.scores(prompts, responses)
+        ra, rb = s[0::2], s[1::2]
         return [1.0 if a - b > self.tie_margin else 0.0 if b - a > self.tie_margin else 0.5 for a, b in zip(ra, rb)]
 
 

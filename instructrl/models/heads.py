@@ -24,7 +24,7 @@ from typing import Any, Literal
 import torch
 
 from .dropout import set_dropout
-from .loader import DTYPES, ensure_pad_token, load_causal_lm, load_tokenizer, resolve_spec
+from .loader import DTYPES, ensure_pad_token, load_causal_lm, load_tokenizer, resolve_spec, set_attention
 from .logprobs import hidden_states
 
 GAIN_KEY = "instructrl_reward_gain"
@@ -76,6 +76,7 @@ def load_scalar_model(
     head_init: Literal["normal", "zeros"] = "normal",
     seed: int = 0,
     device: str | torch.device = "cpu",
+    attention: str = "auto",
 ):
     """(model, tokenizer) for a reward model / value function. Dropout off by default."""
     from transformers import AutoModelForSequenceClassification
@@ -87,11 +88,13 @@ def load_scalar_model(
             model = AutoModelForSequenceClassification.from_pretrained(path, dtype=DTYPES[dtype])
             ensure_pad_token(model, tok)
             set_dropout(model, dropout)
+            set_attention(model, attention)
             return model.to(device), tok
     lm, tok = load_causal_lm(spec, dtype=dtype, dropout=0.0)
     model = _from_causal_lm(lm, head_init, seed)
     model.config.pad_token_id = tok.pad_token_id
     set_dropout(model, dropout)
+    set_attention(model, attention)
     return model.to(device), tok
 
 

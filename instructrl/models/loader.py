@@ -65,6 +65,10 @@ class ModelConfig:
     dtype: str = field("float32", help="float32 | bfloat16 | float16 (use float32 on CPU)")
     dropout: float = field(0.0, help="residual/attention dropout while training (0 = off, as RL needs)")
     revision: str | None = field(None, help="hub revision (hub ids only)")
+    attention: str = field(
+        "auto",
+        help="attention kernel: auto (padding-free per-example flash attention where the architecture allows, else sdpa) | sdpa | eager | flash_attention_2",
+    )
     lora: LoraConfig = field(default_factory=LoraConfig, help="LoRA options")
 
     def __post_init__(self) -> None:
@@ -74,6 +78,24 @@ class ModelConfig:
             raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
         if not self.name:
             raise ValueError("model.name must not be empty")
+        if self.attention not in ATTENTION_CHOICES:
+            raise ValueError(f"model.attention must be one of {list(ATTENTION_CHOICES)}, got {self.attention!r}")
+
+
+ATTENTION_CHOICES = ("auto", "sdpa", "eager", "flash_attention_2")
+
+
+def set_attention(model: Any, choice: str = "auto") -> str:
+    """Apply ``model.attention``; returns the implementation in use."""
+    from . import attention
+
+    if choice == "auto":
+        if attention.enable(model):
+            return attention.NAME
+        choice = "sdpa" if getattr(model.config, "_attn_implementation", "sdpa") == attention.NAME else model.config._attn_implementation
+    if choice != getattr(model.config, "_attn_implementation", None):
+        model.set_attn_implementation(choice)
+    return choice
 
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -276,6 +298,7 @@ def load_causal_lm(
     from .dropout import set_dropout
 
     set_dropout(model, dropout)
+    set_attention(model, cfg.attention)
     if lora.enabled:
         from .lora import apply_lora
 

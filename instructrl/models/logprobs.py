@@ -19,6 +19,8 @@ import torch.nn.functional as F
 
 from instructrl.ops import position_ids_from_mask
 
+from .attention import is_enabled as attention_is_enabled
+
 
 def unwrap(model: Any) -> Any:
     """The underlying ``*ForCausalLM`` (peft and DDP wrappers removed; LoRA layers kept)."""
@@ -51,15 +53,42 @@ def hidden_states(
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor | None = None,
     position_ids: torch.Tensor | None = None,
+    blocks: list | None = None,
 ) -> torch.Tensor:
     """Last hidden states (B, T, C). Left padding gets position ids that skip pads.
 
-    ``attention_mask=None`` with resetting ``position_ids`` means packed rows: transformers
-    then builds a block-diagonal causal mask, so packed examples do not see each other.
+    ``blocks`` (one list per row of ``(ctx_start, ctx_end, [(start, end), ...])``) marks
+    shared-context rows; under ``instructrl_sdpa`` they replace ``attention_mask`` (the
+    equivalent dense 4D mask, which every other implementation needs).
+
+    ``attention_mask=None`` with resetting ``position_ids`` means packed rows: packed
+    examples never see each other (per-example attention under ``instructrl_sdpa``, a
+    block-diagonal mask under plain ``sdpa``).
+
+    Under ``instructrl_sdpa`` (models/attention.py) a padded batch runs padding-free: the
+    real tokens of all rows form one packed row, and the states are scattered back (zeros
+    at pads). No FLOP is spent on a pad; values and gradients equal the padded forward.
     """
     if position_ids is None and attention_mask is not None:
         position_ids = position_ids_from_mask(attention_mask)
-    out = backbone(model)(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False)
+    bb = backbone(model)
+    if blocks is not None and attention_is_enabled(bb):
+        return _last(bb(input_ids=input_ids, position_ids=position_ids, instructrl_blocks=blocks, use_cache=False))
+    if attention_mask is not None and attention_mask.ndim == 2 and attention_is_enabled(bb):
+        real = attention_mask.bool()
+        if bool(real.all()):
+            return _last(bb(input_ids=input_ids, position_ids=position_ids, use_cache=False))
+        B, T = input_ids.shape
+        cu = F.pad(real.sum(-1).cumsum(0), (1, 0))
+        flat = bb(input_ids=input_ids[real].unsqueeze(0), position_ids=position_ids[real].unsqueeze(0), cu_seq_lens_q=cu, use_cache=False)
+        h_flat = _last(flat)[0]
+        h = h_flat.new_zeros(B, T, h_flat.shape[-1])
+        h[real] = h_flat
+        return h
+    return _last(bb(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False))
+
+
+def _last(out: Any) -> torch.Tensor:
     return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
 
 
@@ -77,9 +106,11 @@ def selected_logits(
     attention_mask: torch.Tensor | None = None,
     position_ids: torch.Tensor | None = None,
     temperature: float = 1.0,
+    hidden: torch.Tensor | None = None,
 ) -> SelectedLogits:
-    """Logits (N, V) predicting each target token, the lm head applied to N rows only."""
-    h = hidden_states(model, input_ids, attention_mask, position_ids)  # (B, T, C)
+    """Logits (N, V) predicting each target token, the lm head applied to N rows only.
+    ``hidden``: the backbone's states (B, T, C) when the caller already has them."""
+    h = hidden_states(model, input_ids, attention_mask, position_ids) if hidden is None else hidden  # (B, T, C)
     tm = target_mask.bool().clone()
     tm[:, 0] = False  # nothing predicts the first token
     b_idx, t_idx = tm.nonzero(as_tuple=True)  # target positions
@@ -98,9 +129,10 @@ def token_logprobs(
     position_ids: torch.Tensor | None = None,
     temperature: float = 1.0,
     with_entropy: bool = False,
+    hidden: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Per-token log-probs (B, T), zero where ``target_mask`` is false; optional entropy (B, T)."""
-    sel = selected_logits(model, input_ids, target_mask, attention_mask, position_ids, temperature)
+    sel = selected_logits(model, input_ids, target_mask, attention_mask, position_ids, temperature, hidden)
     logp_all = F.log_softmax(sel.logits, dim=-1)  # (N, V)
     lp = logp_all.gather(-1, sel.targets.unsqueeze(-1)).squeeze(-1)  # (N,)
     out = torch.zeros(input_ids.shape, dtype=lp.dtype, device=lp.device)
@@ -143,6 +175,8 @@ def sequence_logprobs(
     """
     if len(contexts) != len(continuations):
         raise ValueError(f"{len(contexts)} contexts but {len(continuations)} continuations")
+    if attention_is_enabled(backbone(model)):
+        return _shared_context_logprobs(model, tokenizer, contexts, continuations, batch_size)
     was_training = model.training
     model.eval()
     out: list[float] = []
@@ -166,5 +200,62 @@ def sequence_logprobs(
             tgt[i, T - len(r) :] = torch.tensor(m, dtype=torch.bool)
         lp, _ = token_logprobs(model, ids, tgt, attn)
         out.extend(lp.sum(-1).tolist())
+    model.train(was_training)
+    return out
+
+
+def _shared_context_logprobs(model: Any, tokenizer: Any, contexts: list[str], continuations: list[str], batch_size: int) -> list[float]:
+    """``sequence_logprobs`` with each run of consecutive pairs that share a context in one
+    row: the context once, then every continuation, each seeing the context and itself
+    (``instructrl_blocks``). A question with 13 answer choices costs one context forward,
+    not 13. ``batch_size`` counts rows (contexts). Equal to scoring each pair alone (tested)."""
+    was_training = model.training
+    model.eval()
+    runs: list[tuple[int, int]] = []  # [start, end) of pairs sharing a context
+    for i, c in enumerate(contexts):
+        if runs and contexts[runs[-1][0]] == c:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    out = [0.0] * len(contexts)
+    pad = tokenizer.pad_token_id
+    with torch.no_grad():
+        for r0 in range(0, len(runs), batch_size):
+            rows, pos_rows, blocks = [], [], []
+            pred_b, pred_t, tgt, owner = [], [], [], []
+            for b, (s, e) in enumerate(runs[r0 : r0 + batch_size]):
+                c_ids = tokenizer(contexts[s], add_special_tokens=False)["input_ids"]
+                if not c_ids:
+                    raise ValueError(f"empty context after tokenization: {contexts[s]!r}")
+                P = len(c_ids)
+                row, pos, spans = list(c_ids), list(range(P)), []
+                for i in range(s, e):
+                    x_ids = tokenizer(continuations[i], add_special_tokens=False)["input_ids"]
+                    if not x_ids:
+                        raise ValueError(f"empty continuation after tokenization: {continuations[i]!r}")
+                    start = len(row)
+                    for j, tok_id in enumerate(x_ids):
+                        pred_b.append(b)
+                        pred_t.append(P - 1 if j == 0 else start + j - 1)  # the state that predicts it
+                        tgt.append(tok_id)
+                        owner.append(i)
+                    row.extend(x_ids)
+                    pos.extend(range(P, P + len(x_ids)))
+                    spans.append((start, len(row)))
+                rows.append(row)
+                pos_rows.append(pos)
+                blocks.append([(0, P, spans)])
+            T = max(len(r) for r in rows)
+            ids = torch.full((len(rows), T), pad, dtype=torch.long)
+            pos_t = torch.zeros((len(rows), T), dtype=torch.long)
+            for b, (r, p) in enumerate(zip(rows, pos_rows)):
+                ids[b, : len(r)] = torch.tensor(r)
+                pos_t[b, : len(p)] = torch.tensor(p)
+            h = hidden_states(model, ids, None, pos_t, blocks=blocks)
+            logits = lm_head(model)(h[torch.tensor(pred_b), torch.tensor(pred_t)]).float()
+            lp = F.log_softmax(logits, dim=-1).gather(-1, torch.tensor(tgt).unsqueeze(-1)).squeeze(-1)
+            sums = torch.zeros(len(contexts), dtype=torch.float64).index_add_(0, torch.tensor(owner), lp.double())
+            for i in set(owner):
+                out[i] = float(sums[i])
     model.train(was_training)
     return out

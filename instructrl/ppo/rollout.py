@@ -158,22 +158,13 @@ class PolicyWithValue(torch.nn.Module):
         with_entropy: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """(log-probs (B, T), entropy (B, T) or None, per-token values (B, T) or None)."""
-        from instructrl.models.logprobs import backbone, token_logprobs
+        from instructrl.models.logprobs import hidden_states, token_logprobs
 
         pos = position_ids_from_mask(attention_mask)
-        captured: list[torch.Tensor] = []
-        handle = None
-        if self.v_head is not None:
-            def grab(module, args, output):
-                captured.append(output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0])
-
-            handle = backbone(self.policy).register_forward_hook(grab)
-        try:
-            lp, ent = token_logprobs(self.policy, input_ids, target_mask, attention_mask, pos, temperature, with_entropy)
-        finally:
-            if handle is not None:
-                handle.remove()
-        values = self.v_head(captured[0]).squeeze(-1).float() if self.v_head is not None else None
+        # One backbone forward; the lm head (selected positions) and the value head read it.
+        h = hidden_states(self.policy, input_ids, attention_mask, pos)
+        lp, ent = token_logprobs(self.policy, input_ids, target_mask, attention_mask, pos, temperature, with_entropy, hidden=h)
+        values = self.v_head(h).squeeze(-1).float() if self.v_head is not None else None
         return lp, ent, values
 
     def values_only(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,7 @@ from instructrl.data.collate import Batch, pack_batch, pad_batch
 from instructrl.data.render import Example, tokenize_demonstration, tokenize_text
 from instructrl.data.schemas import DataError
 from instructrl.data.sources import load_demonstrations, load_texts
+from instructrl.models.attention import is_enabled as attention_is_enabled
 from instructrl.models.loader import load_causal_lm
 from instructrl.models.logprobs import lm_loss_sum
 from instructrl.runs import MetricsLogger, latest_checkpoint, prune_checkpoints, write_provenance
@@ -42,6 +43,8 @@ class SelectiveLMLoss(torch.nn.Module):
     def __init__(self, model: torch.nn.Module):
         super().__init__()
         self.model = model
+        # Padding-free attention makes a row's length free: pack a micro-batch into one row.
+        self.single_row = attention_is_enabled(model)
 
     def forward(self, input_ids, labels, attention_mask=None, position_ids=None):
         return lm_loss_sum(self.model, input_ids, labels, attention_mask, position_ids)
@@ -153,9 +156,12 @@ def cosine_lambda(total: int, warmup: int, min_ratio: float) -> Callable[[int], 
     return f
 
 
-def make_batch(examples: list[Example], cfg: SFTConfig, pad_id: int) -> Batch:
+def make_batch(examples: list[Example], cfg: SFTConfig, pad_id: int, single_row: bool = False) -> Batch:
+    """Packed rows of at most ``data.max_seq_len`` tokens, or, with per-example attention
+    (``single_row``), the whole micro-batch in one row with no padding at all."""
     if cfg.pack:
-        return pack_batch(examples, cfg.data.max_seq_len, pad_id)
+        cap = sum(len(e) for e in examples) if single_row else cfg.data.max_seq_len
+        return pack_batch(examples, cap, pad_id)
     return pad_batch(examples, pad_id, side="right")
 
 
@@ -173,7 +179,7 @@ def validation_loss(wrapper, examples: list[Example], cfg: SFTConfig, pad_id: in
     mine = examples[acc.process_index :: acc.num_processes]
     tot = torch.zeros(2, dtype=torch.float64, device=acc.device)
     for s in range(0, len(mine), cfg.micro_batch_size):
-        loss, n = _loss_on(wrapper, make_batch(mine[s : s + cfg.micro_batch_size], cfg, pad_id), acc.device)
+        loss, n = _loss_on(wrapper, make_batch(mine[s : s + cfg.micro_batch_size], cfg, pad_id, _single_row(wrapper, acc)), acc.device)
         tot += torch.tensor([loss.item(), n], dtype=torch.float64, device=acc.device)
     tot = acc.reduce(tot, reduction="sum")
     wrapper.train(was)
@@ -186,7 +192,7 @@ def train_step(step: int, data: SFTData, wrapper, optimizer, scheduler, cfg: SFT
     micros = micro_batches(idx, acc.num_processes, acc.process_index, cfg.micro_batch_size)
     loss_sum, n_tok = 0.0, 0
     for j, m in enumerate(micros):
-        batch = make_batch([data.train[i] for i in m], cfg, pad_id)
+        batch = make_batch([data.train[i] for i in m], cfg, pad_id, _single_row(wrapper, acc))
         n_tok += batch.n_tokens
         sync = j == len(micros) - 1
         ctx = acc.no_sync(wrapper) if not sync and acc.num_processes > 1 else _null()
@@ -205,6 +211,10 @@ def train_step(step: int, data: SFTData, wrapper, optimizer, scheduler, cfg: SFT
     if grad_norm is not None:
         out["sft/grad_norm"] = float(grad_norm)
     return out
+
+
+def _single_row(wrapper, acc) -> bool:
+    return bool(getattr(acc.unwrap_model(wrapper), "single_row", False))
 
 
 class _null:

@@ -101,7 +101,12 @@ def test_reward_judge_uses_any_score_function_with_a_tie_margin():
     j = RewardJudge(rm, tie_margin=1.0)
     items = [Comparison(P[0], "aaaa", "a"), Comparison(P[0], "aa", "a"), Comparison(P[0], "a", "aaa")]
     assert j.compare_many(items) == [1.0, 0.5, 0.0]
-    assert calls == [3, 3]  # batched: one call for all A, one for all B
+    assert calls == [4]  # one batched call; "a" recurs for the same prompt and is scored once
+    # both orders and a second checkpoint against the same baseline: nothing is rescored
+    swapped = [Comparison(c.prompt, c.response_b, c.response_a) for c in items]
+    assert j.compare_many(swapped) == [0.0, 0.5, 1.0]
+    assert j.compare_many([Comparison(P[0], "aaaaaa", "a"), Comparison(P[1], "a", "aa")]) == [1.0, 0.5]
+    assert calls == [4, 3] and j.n_scored == 7  # only the new (prompt, response) pairs
     with pytest.raises(ValueError, match="tie_margin"):
         RewardJudge(rm, tie_margin=-1)
 
