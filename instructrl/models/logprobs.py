@@ -85,6 +85,12 @@ def hidden_states(
         h = h_flat.new_zeros(B, T, h_flat.shape[-1])
         h[real] = h_flat
         return h
+    if attention_mask is None and position_ids is not None and input_ids.shape[0] == 1 and attention_is_enabled(bb):
+        # a packed row: find its examples once here, not in every layer
+        pos = position_ids.reshape(-1)
+        starts = torch.nonzero(pos[1:] != pos[:-1] + 1).flatten() + 1
+        cu = torch.cat([starts.new_zeros(1), starts, starts.new_tensor([pos.numel()])])
+        return _last(bb(input_ids=input_ids, position_ids=position_ids, cu_seq_lens_q=cu, use_cache=False))
     return _last(bb(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False))
 
 

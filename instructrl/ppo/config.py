@@ -126,6 +126,12 @@ class PPOHyperConfig:
         help="sampling: reuse the generator's log-probs (equal to a forward up to float rounding, dropout being off); "
         "recompute: one more policy forward (the first ratio is then exactly 1); auto: sampling in float32, recompute in 16-bit",
     )
+    old_values: Literal["auto", "scoring"] = field(
+        "auto",
+        help="where V_old (for GAE and value clipping) comes from. scoring: a value forward after sampling; "
+        "auto: with 1 epoch x 1 minibatch, from the training forward itself (no update has happened yet, so it is the same "
+        "value, and one value forward per update is saved), else scoring",
+    )
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.minibatches < 1:
@@ -200,6 +206,11 @@ class PPOConfig:
     def recompute_old_logprobs(self) -> bool:
         """16-bit KV-cached decoding rounds differently from a full forward by ~1e-2 nats."""
         return self.ppo.old_logprobs == "recompute" or (self.ppo.old_logprobs == "auto" and self.model.dtype != "float32")
+
+    @property
+    def old_values_from_training(self) -> bool:
+        """V_old read off the training forward: exact only when that forward precedes every update."""
+        return self.ppo.old_values == "auto" and self.ppo.epochs == 1 and self.ppo.minibatches == 1
 
     @property
     def iterations(self) -> int:

@@ -231,7 +231,10 @@ def sample(cfg: PPOConfig, models: Models, prompts: list[Prompt], prompt_ids: li
 @torch.no_grad()
 def score_rollout(cfg: PPOConfig, models: Models, ro: Rollout, device: torch.device) -> None:
     """Reference log-probs, old values (and old log-probs when recomputed) and scores,
-    all forwards on the same padded batch, chunked only for memory."""
+    all forwards on the same padded batch, chunked only for memory. With
+    ``cfg.old_values_from_training`` the values are left to the training forward
+    (``ro.values = None``)."""
+    with_values = not cfg.old_values_from_training
     R = ro.response_mask.shape[1]
     ref, vals, olds = [], [], []
     for sl in _chunks(len(ro), cfg.forward_batch_size):
@@ -243,16 +246,19 @@ def score_rollout(cfg: PPOConfig, models: Models, ro: Rollout, device: torch.dev
         if cfg.recompute_old_logprobs:  # one policy forward gives log-probs (and head values)
             lp, _, v = models.policy(ids, mask, target, cfg.temperature)
             olds.append(lp[:, ro.prompt_width :].cpu())
-        if models.value is not None:
+        if not with_values:
+            pass
+        elif models.value is not None:
             from instructrl.models.heads import scalar_values
 
             v = scalar_values(models.value, ids, mask, pos)
         elif v is None:  # value head, sampling-time log-probs: backbone only, no lm head
             v = models.policy.values_only(ids, mask)
-        vals.append(response_values(v, ro.prompt_width, R).cpu())
+        if with_values:
+            vals.append(response_values(v, ro.prompt_width, R).cpu())
     m = ro.response_mask
     ro.ref_logprobs = torch.cat(ref) * m
-    ro.values = torch.cat(vals) * m
+    ro.values = torch.cat(vals) * m if with_values else None
     if olds:
         ro.logprobs = torch.cat(olds) * m
     texts = [models.tokenizer.decode(r[: int(n)][:-1] if f else r[: int(n)], skip_special_tokens=True) for r, n, f in zip(ro.input_ids[:, ro.prompt_width :], m.sum(1), ro.finished)]
@@ -311,8 +317,12 @@ def ptx_backward(cfg: PPOConfig, models: Models, ptx: PtxData, step: int, n_seqs
     return total
 
 
-def ppo_minibatch_loss(cfg: PPOConfig, models: Models, mb: Rollout, device: torch.device) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Clipped policy loss + value.coef * clipped value loss on one minibatch."""
+def ppo_minibatch_loss(cfg: PPOConfig, models: Models, mb: Rollout, device: torch.device, beta: float | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Clipped policy loss + value.coef * clipped value loss on one minibatch.
+
+    ``mb.values is None`` (``ppo.old_values=auto``, one epoch of one minibatch): V_old is this
+    forward's values, detached, and the advantages are computed here, before the backward,
+    with KL coefficient ``beta``."""
     ids, mask, target = mb.input_ids.to(device), mb.attention_mask.to(device), mb.target_mask.to(device)
     R = mb.response_mask.shape[1]
     lp, ent, head_v = models.policy(ids, mask, target, cfg.temperature, with_entropy=True)
@@ -323,6 +333,11 @@ def ppo_minibatch_loss(cfg: PPOConfig, models: Models, mb: Rollout, device: torc
         head_v = scalar_values(models.value, ids, mask, mb.position_ids.to(device))
     values = response_values(head_v, mb.prompt_width, R)
     m = mb.response_mask.to(device)
+    if mb.values is None:
+        if beta is None:
+            raise ValueError("old values from the training forward need the KL coefficient (beta)")
+        mb.values = values.detach().cpu() * mb.response_mask
+        compute_advantages(cfg, mb, beta)
     pl = clipped_policy_loss(new_lp, mb.logprobs.to(device), mb.advantages.to(device), m, cfg.ppo.clip)
     vl = clipped_value_loss(values, mb.values.to(device), mb.returns.to(device), m, cfg.value.clip)
     stats = {
@@ -337,8 +352,10 @@ def ppo_minibatch_loss(cfg: PPOConfig, models: Models, mb: Rollout, device: torc
     return pl.loss + cfg.value.coef * vl.loss, stats
 
 
-def update(cfg: PPOConfig, models: Models, optimizers, ro: Rollout, ptx: PtxData | None, iteration: int, device: torch.device, ema: EMA | None) -> dict[str, float]:
-    """epochs x minibatches of PPO (+ ptx) steps on one batch of episodes."""
+def update(cfg: PPOConfig, models: Models, optimizers, ro: Rollout, ptx: PtxData | None, iteration: int, device: torch.device, ema: EMA | None, beta: float | None = None) -> dict[str, float]:
+    """epochs x minibatches of PPO (+ ptx) steps on one batch of episodes. With
+    ``ro.values is None`` (one minibatch of the whole batch) the minibatch is ``ro`` itself,
+    so the values and advantages computed in its forward land on ``ro``."""
     sums: dict[str, float] = {}
     n = 0
     mb_size = len(ro) // cfg.ppo.minibatches
@@ -346,8 +363,8 @@ def update(cfg: PPOConfig, models: Models, optimizers, ro: Rollout, ptx: PtxData
     for epoch in range(cfg.ppo.epochs):
         order = minibatch_order(cfg, iteration, epoch, len(ro))
         for k in range(cfg.ppo.minibatches):
-            mb = ro.select(order[k * mb_size : (k + 1) * mb_size])
-            loss, stats = ppo_minibatch_loss(cfg, models, mb, device)
+            mb = ro if ro.values is None else ro.select(order[k * mb_size : (k + 1) * mb_size])
+            loss, stats = ppo_minibatch_loss(cfg, models, mb, device, beta)
             loss.backward()
             if cfg.ptx.coef > 0 and ptx is not None:
                 step = (iteration * cfg.ppo.epochs + epoch) * cfg.ppo.minibatches + k
@@ -453,10 +470,11 @@ def train(cfg: PPOConfig, *, scorer: Scorer | None = None, generator: Generation
         ro = sample(cfg, models, [data.train[i] for i in idx], [data.train_ids[i] for i in idx], seed=cfg.seed * 100_003 + it, max_new_tokens=cfg.max_new_tokens)
         t1 = time.perf_counter()
         score_rollout(cfg, models, ro, device)
-        compute_advantages(cfg, ro, kl_ctl.value)
+        if ro.values is not None:  # else the training forward supplies V_old (ppo.old_values=auto)
+            compute_advantages(cfg, ro, kl_ctl.value)
         t2 = time.perf_counter()
-        metrics = rollout_metrics(ro, kl_ctl.value)
-        metrics.update(update(cfg, models, optimizers, ro, ptx, it, device, ema))
+        metrics = update(cfg, models, optimizers, ro, ptx, it, device, ema, beta=kl_ctl.value)
+        metrics.update(rollout_metrics(ro, kl_ctl.value))
         if hasattr(models.generator, "load_weights"):  # an external backend (vLLM) holds its own copy
             models.generator.load_weights(models.policy.policy)
         t3 = time.perf_counter()

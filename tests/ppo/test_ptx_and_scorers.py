@@ -28,7 +28,7 @@ def test_ptx_gradient_is_ppo_gradient_plus_gamma_times_ptx_gradient():
     texts = [f"the river {i} runs past stone number {i * 7} and the garden." for i in range(10)]
     exs = [e for t in texts for e in tokenize_text(tok, t, 16)]
     ptx = PtxData(train=exs, valid=[])
-    cfg = load_config(PPOConfig, None, {"reward": {"kind": "lowercase"}, "batch_size": 2, "episodes": 2, "ppo": {"minibatches": 1},
+    cfg = load_config(PPOConfig, None, {"reward": {"kind": "lowercase"}, "batch_size": 2, "episodes": 2, "ppo": {"minibatches": 1, "old_values": "scoring"},
                                         "ptx": {"coef": GAMMA, "data": "unused", "micro_batch_size": 3}})
     models = Models(policy=PolicyWithValue(model, value_head=True), tokenizer=tok, reference=model, value=None,
                     scorer=CallableScorer(lowercase_share), generator=HFGenerator(model, tok.eos_token_id, tok.pad_token_id))

@@ -57,8 +57,10 @@ class FixedGenerator:
 
 
 def _cfg(**over):
-    base = {"reward": {"kind": "lowercase"}, "batch_size": 2, "episodes": 2, "ppo": {"minibatches": 1}, "kl": {"coef": 0.5}}
+    # V_old from the scoring forward, so these tests can call compute_advantages themselves
+    base = {"reward": {"kind": "lowercase"}, "batch_size": 2, "episodes": 2, "kl": {"coef": 0.5}}
     base.update(over)
+    base["ppo"] = {"minibatches": 1, "old_values": "scoring", **over.get("ppo", {})}
     return load_config(PPOConfig, None, base)
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -100,3 +101,39 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path):
 def test_cli_bad_config_is_a_clear_error(tmp_path):
     out = subprocess.run([sys.executable, "-m", "instructrl.cli", "ppo", "reward.kind=model"], env=ENV, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "reward.model" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_old_values_from_the_training_forward_equal_a_scoring_forward(tmp_path):
+    """ppo.old_values=auto (1 epoch x 1 minibatch) skips the scoring-time value forward and
+    reads V_old off the training forward: same weights and metrics as old_values=scoring."""
+    ppo_train = sys.modules["instructrl.ppo.train"]  # the module (instructrl.ppo.train is also the function)
+
+    calls = {"n": 0}
+    real = ppo_train.compute_advantages
+
+    def counting(*a, **k):
+        calls["n"] += 1
+        return real(*a, **k)
+
+    ppo_train.compute_advantages = counting
+    try:
+        out = {}
+        for mode in ("scoring", "auto"):
+            run = tmp_path / mode
+            cfg = load_config(PPOConfig, None, [*BASE, f"output_dir={run}", "episodes=8", "ppo.minibatches=1", f"ppo.old_values={mode}"])
+            assert cfg.old_values_from_training == (mode == "auto")
+            final = train(cfg)
+            out[mode] = (load_file(final / "model.safetensors"), rows(run))
+    finally:
+        ppo_train.compute_advantages = real
+    assert calls["n"] >= 4  # 2 iterations each side, advantages computed every time
+    w_s, w_a = out["scoring"][0], out["auto"][0]
+    from instructrl.models import build_tiny
+
+    init = build_tiny("tiny")[0].state_dict()
+    assert any(not torch.equal(w_a[k], init[k]) for k in w_a)  # it trained
+    for k in w_s:
+        torch.testing.assert_close(w_a[k], w_s[k], atol=1e-4, rtol=1e-3)
+    for ra, rs in zip(out["auto"][1], out["scoring"][1]):
+        for key in ("ppo/value_loss", "ppo/policy_loss", "ppo/explained_variance", "reward/score_mean", "ppo/kl_to_ref"):
+            assert ra[key] == pytest.approx(rs[key], rel=1e-3, abs=1e-4), key
