@@ -17,10 +17,11 @@ Where it applies, and where it steps aside:
 - anything else (a 2D padding mask, a 4D custom mask, KV-cached generation): exactly
   transformers' own ``sdpa`` path, with its own mask.
 
-- shared-context rows (``instructrl_blocks``, passed by ``hidden_states(blocks=...)``): a
+- shared-context rows (``instructrl_pieces``, passed by ``hidden_states(pieces=...)``): a
   context once, then several continuations that each see the context and themselves (the
-  reward model's prompt + K responses, TruthfulQA's question + its choices), each piece a
-  causal flash attention instead of one dense masked ``(T, T)`` attention.
+  reward model's prompt + K responses; TruthfulQA's few-shot primer once, its questions,
+  and each question's choices), each piece attending only to what it may see, instead of
+  one dense masked ``(T, T)`` attention over the row.
 
 ``hidden_states`` (models/logprobs.py) uses this to run *padded* batches padding-free: the
 real tokens of every row go into one packed row, and the hidden states are scattered
@@ -76,41 +77,42 @@ def _per_example_attention(query, key, value, bounds: list[int], scaling: float 
     return outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
 
 
-Block = tuple[int, int, Sequence[tuple[int, int]]]  # (ctx_start, ctx_end, [(start, end), ...])
+Span = tuple[int, int]
+Piece = tuple[int, int, Sequence[Span]]  # (start, end, spans it also sees, all before it)
 
 
-def _shared_context_attention(query, key, value, blocks: Sequence[Block], T: int, scaling: float | None, dropout: float, gqa: bool) -> torch.Tensor:
-    """One row of shared-context blocks: each block's context is causal over itself, and
-    each continuation attends to the whole context and causally to itself, never to a
-    sibling continuation. Every piece is one causal flash attention (a continuation's runs
-    over ``context + continuation``, keeping only the continuation's rows); columns that
-    belong to no block (padding) get zeros."""
-    pieces: list[tuple[int, torch.Tensor]] = []
-    for cs, ce, conts in blocks:
-        if ce > cs:
-            pieces.append((cs, F.scaled_dot_product_attention(query[:, :, cs:ce], key[:, :, cs:ce], value[:, :, cs:ce], dropout_p=dropout, scale=scaling, is_causal=True, enable_gqa=gqa)))
-        P = ce - cs
-        for s, e in conts:
-            if e <= s:
-                continue
-            q = torch.cat([query[:, :, cs:ce], query[:, :, s:e]], dim=2)
-            k = torch.cat([key[:, :, cs:ce], key[:, :, s:e]], dim=2)
-            v = torch.cat([value[:, :, cs:ce], value[:, :, s:e]], dim=2)
-            o = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scaling, is_causal=True, enable_gqa=gqa)
-            pieces.append((s, o[:, :, P:]))
-    pieces.sort(key=lambda x: x[0])
-    out, t = [], 0
+def _piece_attention(query, key, value, pieces: Sequence[Piece], T: int, scaling: float | None, dropout: float, gqa: bool) -> torch.Tensor:
+    """One row of pieces. A piece attends causally to itself and fully to its visible spans
+    (a context, or a shared primer and a question), never to anything else. A piece that
+    sees nothing else is one causal flash attention; one with visible spans runs SDPA on
+    its own queries against ``spans + itself`` with a small ``(L, V + L)`` mask. Columns in
+    no piece (padding) get zeros."""
     B, H, _, D = query.shape
-    for start, o in pieces:
-        if start < t:
-            raise ValueError(f"shared-context blocks overlap at column {start}")
-        if start > t:
-            out.append(query.new_zeros(B, H, start - t, D))
+    pieces = sorted(pieces, key=lambda p: p[0])
+    out, t = [], 0
+    for s, e, spans in pieces:
+        if e <= s:
+            continue
+        if s < t:
+            raise ValueError(f"attention pieces overlap at column {s}")
+        if s > t:
+            out.append(query.new_zeros(B, H, s - t, D))
+        if not spans:
+            o = F.scaled_dot_product_attention(query[:, :, s:e], key[:, :, s:e], value[:, :, s:e], dropout_p=dropout, scale=scaling, is_causal=True, enable_gqa=gqa)
+        else:
+            if any(b > s for _, b in spans):
+                raise ValueError(f"piece [{s}, {e}) sees a span that does not end before it: {list(spans)}")
+            k = torch.cat([key[:, :, a:b] for a, b in spans] + [key[:, :, s:e]], dim=2)
+            v = torch.cat([value[:, :, a:b] for a, b in spans] + [value[:, :, s:e]], dim=2)
+            L, V = e - s, k.shape[2] - (e - s)
+            mask = torch.ones(L, V + L, dtype=torch.bool, device=query.device)
+            mask[:, V:] = torch.ones(L, L, dtype=torch.bool, device=query.device).tril()
+            o = F.scaled_dot_product_attention(query[:, :, s:e], k, v, attn_mask=mask, dropout_p=dropout, scale=scaling, enable_gqa=gqa)
         out.append(o)
-        t = start + o.shape[2]
+        t = e
     if t < T:
         out.append(query.new_zeros(B, H, T - t, D))
-    return torch.cat(out, dim=2)
+    return out[0] if len(out) == 1 else torch.cat(out, dim=2)
 
 
 def attention_forward(
@@ -129,11 +131,11 @@ def attention_forward(
     if attention_mask is not None or key.shape[2] != T or T == 1 or kwargs.get("position_bias") is not None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
     gqa = getattr(module, "num_key_value_groups", 1) > 1
-    blocks = kwargs.get("instructrl_blocks")
-    if blocks is not None:
-        if len(blocks) != B:
-            raise ValueError(f"instructrl_blocks has {len(blocks)} rows for a batch of {B}")
-        rows = [_shared_context_attention(query[b : b + 1], key[b : b + 1], value[b : b + 1], blocks[b], T, scaling, dropout, gqa) for b in range(B)]
+    pieces = kwargs.get("instructrl_pieces")
+    if pieces is not None:
+        if len(pieces) != B:
+            raise ValueError(f"instructrl_pieces has {len(pieces)} rows for a batch of {B}")
+        rows = [_piece_attention(query[b : b + 1], key[b : b + 1], value[b : b + 1], pieces[b], T, scaling, dropout, gqa) for b in range(B)]
         out = rows[0] if B == 1 else torch.cat(rows, dim=0)
         return out.transpose(1, 2).contiguous(), None
     pos = kwargs.get("position_ids")

@@ -53,13 +53,13 @@ def hidden_states(
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor | None = None,
     position_ids: torch.Tensor | None = None,
-    blocks: list | None = None,
+    pieces: list | None = None,
 ) -> torch.Tensor:
     """Last hidden states (B, T, C). Left padding gets position ids that skip pads.
 
-    ``blocks`` (one list per row of ``(ctx_start, ctx_end, [(start, end), ...])``) marks
-    shared-context rows; under ``instructrl_sdpa`` they replace ``attention_mask`` (the
-    equivalent dense 4D mask, which every other implementation needs).
+    ``pieces`` (one list per row of ``(start, end, [spans it also sees])``, see
+    models/attention.py) marks shared-context rows; under ``instructrl_sdpa`` they replace
+    ``attention_mask`` (the equivalent dense 4D mask, which every other kernel needs).
 
     ``attention_mask=None`` with resetting ``position_ids`` means packed rows: packed
     examples never see each other (per-example attention under ``instructrl_sdpa``, a
@@ -72,8 +72,8 @@ def hidden_states(
     if position_ids is None and attention_mask is not None:
         position_ids = position_ids_from_mask(attention_mask)
     bb = backbone(model)
-    if blocks is not None and attention_is_enabled(bb):
-        return _last(bb(input_ids=input_ids, position_ids=position_ids, instructrl_blocks=blocks, use_cache=False))
+    if pieces is not None and attention_is_enabled(bb):
+        return _last(bb(input_ids=input_ids, position_ids=position_ids, instructrl_pieces=pieces, use_cache=False))
     if attention_mask is not None and attention_mask.ndim == 2 and attention_is_enabled(bb):
         real = attention_mask.bool()
         if bool(real.all()):
@@ -211,10 +211,12 @@ def sequence_logprobs(
 
 
 def _shared_context_logprobs(model: Any, tokenizer: Any, contexts: list[str], continuations: list[str], batch_size: int) -> list[float]:
-    """``sequence_logprobs`` with each run of consecutive pairs that share a context in one
-    row: the context once, then every continuation, each seeing the context and itself
-    (``instructrl_blocks``). A question with 13 answer choices costs one context forward,
-    not 13. ``batch_size`` counts rows (contexts). Equal to scoring each pair alone (tested)."""
+    """``sequence_logprobs`` in shared-context rows (``instructrl_pieces``). Consecutive pairs
+    with one context form a run; ``batch_size`` runs go into one row: their longest common
+    token prefix once (TruthfulQA's six-shot primer), each context's remainder seeing it,
+    and each continuation seeing its context and itself. 817 questions with ~12 choices
+    each then encode the primer 817 / batch_size times, not ~10,000. Equal to scoring each
+    pair alone (tested)."""
     was_training = model.training
     model.eval()
     runs: list[tuple[int, int]] = []  # [start, end) of pairs sharing a context
@@ -224,44 +226,53 @@ def _shared_context_logprobs(model: Any, tokenizer: Any, contexts: list[str], co
         else:
             runs.append((i, i + 1))
     out = [0.0] * len(contexts)
-    pad = tokenizer.pad_token_id
     with torch.no_grad():
         for r0 in range(0, len(runs), batch_size):
-            rows, pos_rows, blocks = [], [], []
-            pred_b, pred_t, tgt, owner = [], [], [], []
-            for b, (s, e) in enumerate(runs[r0 : r0 + batch_size]):
-                c_ids = tokenizer(contexts[s], add_special_tokens=False)["input_ids"]
-                if not c_ids:
-                    raise ValueError(f"empty context after tokenization: {contexts[s]!r}")
-                P = len(c_ids)
-                row, pos, spans = list(c_ids), list(range(P)), []
+            chunk = runs[r0 : r0 + batch_size]
+            ctx_ids = [tokenizer(contexts[s], add_special_tokens=False)["input_ids"] for s, _ in chunk]
+            if any(not c for c in ctx_ids):
+                raise ValueError(f"empty context after tokenization: {contexts[chunk[[len(c) for c in ctx_ids].index(0)][0]]!r}")
+            lcp = _common_prefix(ctx_ids) if len(chunk) > 1 else 0
+            lcp = min(lcp, min(len(c) for c in ctx_ids) - 1)  # every context keeps >= 1 token of its own
+            row, pos = list(ctx_ids[0][:lcp]), list(range(lcp))
+            pieces: list = [(0, lcp, ())] if lcp else []
+            shared = ((0, lcp),) if lcp else ()
+            pred, tgt, owner = [], [], []
+            for (s, e), c_ids in zip(chunk, ctx_ids):
+                a = len(row)
+                row.extend(c_ids[lcp:])
+                pos.extend(range(lcp, len(c_ids)))
+                pieces.append((a, len(row), shared))
+                sees = shared + ((a, len(row)),)
+                last_ctx = len(row) - 1
                 for i in range(s, e):
                     x_ids = tokenizer(continuations[i], add_special_tokens=False)["input_ids"]
                     if not x_ids:
                         raise ValueError(f"empty continuation after tokenization: {continuations[i]!r}")
                     start = len(row)
                     for j, tok_id in enumerate(x_ids):
-                        pred_b.append(b)
-                        pred_t.append(P - 1 if j == 0 else start + j - 1)  # the state that predicts it
+                        pred.append(last_ctx if j == 0 else start + j - 1)  # the state that predicts it
                         tgt.append(tok_id)
                         owner.append(i)
                     row.extend(x_ids)
-                    pos.extend(range(P, P + len(x_ids)))
-                    spans.append((start, len(row)))
-                rows.append(row)
-                pos_rows.append(pos)
-                blocks.append([(0, P, spans)])
-            T = max(len(r) for r in rows)
-            ids = torch.full((len(rows), T), pad, dtype=torch.long)
-            pos_t = torch.zeros((len(rows), T), dtype=torch.long)
-            for b, (r, p) in enumerate(zip(rows, pos_rows)):
-                ids[b, : len(r)] = torch.tensor(r)
-                pos_t[b, : len(p)] = torch.tensor(p)
-            h = hidden_states(model, ids, None, pos_t, blocks=blocks)
-            logits = lm_head(model)(h[torch.tensor(pred_b), torch.tensor(pred_t)]).float()
+                    pos.extend(range(len(c_ids), len(c_ids) + len(x_ids)))
+                    pieces.append((start, len(row), sees))
+            h = hidden_states(model, torch.tensor([row]), None, torch.tensor([pos]), pieces=[pieces])[0]
+            logits = lm_head(model)(h[torch.tensor(pred)]).float()
             lp = F.log_softmax(logits, dim=-1).gather(-1, torch.tensor(tgt).unsqueeze(-1)).squeeze(-1)
-            sums = torch.zeros(len(contexts), dtype=torch.float64).index_add_(0, torch.tensor(owner), lp.double())
-            for i in set(owner):
-                out[i] = float(sums[i])
+            sums: dict[int, float] = {}
+            for i, v in zip(owner, lp.double().tolist()):
+                sums[i] = sums.get(i, 0.0) + v
+            for i, v in sums.items():
+                out[i] = v
     model.train(was_training)
     return out
+
+
+def _common_prefix(seqs: list[list[int]]) -> int:
+    n = min(len(s) for s in seqs)
+    first = seqs[0]
+    for k in range(n):
+        if any(s[k] != first[k] for s in seqs[1:]):
+            return k
+    return n

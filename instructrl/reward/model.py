@@ -41,7 +41,7 @@ class PackedBatch:
     row: torch.Tensor  # (N,) row of each response's EOS, responses in prompt-major order
     col: torch.Tensor  # (N,) column of each response's EOS
     n_tokens: int  # real (non-pad) tokens
-    blocks: list | None = None  # per row [(0, P, [(start, end) of each response])]: the same structure for per-piece attention
+    pieces: list | None = None  # per row: the prompt, then each response seeing it (models/attention.py pieces)
 
 
 def pack_groups(groups: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]], pad_id: int, dtype: torch.dtype = torch.float32) -> PackedBatch:
@@ -56,7 +56,7 @@ def pack_groups(groups: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]],
     ids = torch.full((B, T), pad_id, dtype=torch.long)
     pos = torch.zeros((B, T), dtype=torch.long)
     seg = torch.full((B, T), -1, dtype=torch.long)  # -1 pad, 0 prompt, k+1 response k
-    rows, cols, blocks = [], [], []
+    rows, cols, pieces = [], [], []
     for b, (p, rs) in enumerate(groups):
         if not rs or any(len(r) == 0 for r in rs):
             raise ValueError(f"prompt {b}: every prompt needs at least one non-empty response")
@@ -65,8 +65,8 @@ def pack_groups(groups: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]],
         pos[b, :P] = torch.arange(P)
         seg[b, :P] = 0
         t = P
-        spans = []
-        blocks.append([(0, P, spans)])
+        row_pieces = [(0, P, ())]
+        pieces.append(row_pieces)
         for k, r in enumerate(rs):
             L = len(r)
             ids[b, t : t + L] = torch.tensor(list(r), dtype=torch.long)
@@ -74,7 +74,7 @@ def pack_groups(groups: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]],
             seg[b, t : t + L] = k + 1
             rows.append(b)
             cols.append(t + L - 1)  # the reward is read at the response's last token (EOS)
-            spans.append((t, t + L))
+            row_pieces.append((t, t + L, ((0, P),)))
             t += L
     causal = torch.ones(T, T, dtype=torch.bool).tril()  # (T, T) j <= i
     si, sj = seg.unsqueeze(2), seg.unsqueeze(1)  # (B, T, 1), (B, 1, T)
@@ -82,7 +82,7 @@ def pack_groups(groups: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]],
     # Pad queries see themselves only, so no softmax row is empty (NaN); nothing sees a pad.
     allowed |= torch.eye(T, dtype=torch.bool) & (si < 0)
     mask = torch.zeros((B, 1, T, T), dtype=dtype).masked_fill(~allowed.unsqueeze(1), torch.finfo(dtype).min)
-    return PackedBatch(ids, mask, pos, torch.tensor(rows), torch.tensor(cols), int(sum(lengths)), blocks)
+    return PackedBatch(ids, mask, pos, torch.tensor(rows), torch.tensor(cols), int(sum(lengths)), pieces)
 
 
 def packed_rewards(model: Any, batch: PackedBatch) -> torch.Tensor:
@@ -90,7 +90,7 @@ def packed_rewards(model: Any, batch: PackedBatch) -> torch.Tensor:
     applied at the N EOS positions only."""
     dev = batch.input_ids.device
     mask = batch.attention_mask.to(dtype=next(unwrap(model).parameters()).dtype)
-    h = hidden_states(model, batch.input_ids, mask, batch.position_ids, blocks=batch.blocks)  # (B, T, C)
+    h = hidden_states(model, batch.input_ids, mask, batch.position_ids, pieces=batch.pieces)  # (B, T, C)
     h_eos = h[batch.row.to(dev), batch.col.to(dev)]  # (N, C)
     return unwrap(model).score(h_eos).squeeze(-1).float()  # (N,)
 
@@ -108,7 +108,7 @@ class PackedRewards(torch.nn.Module):
 
 def to_device(batch: PackedBatch, device: torch.device | str) -> PackedBatch:
     return PackedBatch(
-        batch.input_ids.to(device), batch.attention_mask.to(device), batch.position_ids.to(device), batch.row.to(device), batch.col.to(device), batch.n_tokens, batch.blocks
+        batch.input_ids.to(device), batch.attention_mask.to(device), batch.position_ids.to(device), batch.row.to(device), batch.col.to(device), batch.n_tokens, batch.pieces
     )
 
 

@@ -148,12 +148,14 @@ def test_shared_context_logprobs_equal_each_pair_alone():
     from instructrl.models.logprobs import sequence_logprobs
 
     fast, ref, tok = _pair()
-    ctxs = ["Q: What is red?\nA:"] * 3 + ["Q: Name a river.\nA:"] * 2 + ["Q: Why?\nA:"]
+    primer = "Q: What is two plus two?\nA: Four.\n\n"  # a shared few-shot prefix, encoded once per row
+    ctxs = [primer + "Q: What is red?\nA:"] * 3 + [primer + "Q: Name a river.\nA:"] * 2 + ["Q: Why?\nA:"]
     conts = [" An apple.", " The sky, usually", " Blood", " The Nile", " Stone", " Because."]
     a = sequence_logprobs(fast, tok, ctxs, conts, batch_size=2)
+    a3 = sequence_logprobs(fast, tok, ctxs, conts, batch_size=3)  # a row whose contexts share nothing
     b = sequence_logprobs(ref, tok, ctxs, conts, batch_size=8)
     alone = [sequence_logprobs(ref, tok, [c], [x])[0] for c, x in zip(ctxs, conts)]
-    assert a == pytest.approx(b, abs=1e-4) and a == pytest.approx(alone, abs=1e-4)
+    assert a == pytest.approx(b, abs=1e-4) and a == pytest.approx(alone, abs=1e-4) and a3 == pytest.approx(alone, abs=1e-4)
     assert len(set(round(x, 3) for x in a)) == len(a)  # real, distinct scores
 
 
