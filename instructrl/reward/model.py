@@ -28,7 +28,8 @@ import torch
 from instructrl.data.render import tokenize_prompt, tokenize_response
 from instructrl.data.schemas import Prompt
 from instructrl.models.heads import is_scalar_checkpoint, load_scalar_model, normalized_reward, reward_at_last, scalar_values
-from instructrl.models.logprobs import hidden_states, unwrap
+from instructrl.models.attention import is_enabled as attention_is_enabled
+from instructrl.models.logprobs import backbone, hidden_states, unwrap
 
 CHAT_TEMPLATE_KEY = "instructrl_use_chat_template"  # how prompts were rendered in training
 
@@ -89,9 +90,21 @@ def packed_rewards(model: Any, batch: PackedBatch) -> torch.Tensor:
     """Raw rewards (N,) of every response in a packed batch, prompt-major order. The head is
     applied at the N EOS positions only."""
     dev = batch.input_ids.device
-    mask = batch.attention_mask.to(dtype=next(unwrap(model).parameters()).dtype)
-    h = hidden_states(model, batch.input_ids, mask, batch.position_ids, pieces=batch.pieces)  # (B, T, C)
-    h_eos = h[batch.row.to(dev), batch.col.to(dev)]  # (N, C)
+    if batch.pieces is not None and attention_is_enabled(backbone(model)):
+        # Padding-free: all rows' real tokens in one row, each row's pieces shifted along.
+        lengths = [max(e for _, e, _ in row) for row in batch.pieces]
+        offsets = [0]
+        for n in lengths[:-1]:
+            offsets.append(offsets[-1] + n)
+        ids = torch.cat([batch.input_ids[b, :n] for b, n in enumerate(lengths)]).unsqueeze(0)
+        pos = torch.cat([batch.position_ids[b, :n] for b, n in enumerate(lengths)]).unsqueeze(0)
+        pieces = [(o + s, o + e, tuple((o + a, o + c) for a, c in sees)) for o, row in zip(offsets, batch.pieces) for s, e, sees in row]
+        h = hidden_states(model, ids, None, pos, pieces=[pieces])[0]  # (sum of lengths, C)
+        h_eos = h[torch.tensor(offsets, device=dev)[batch.row.to(dev)] + batch.col.to(dev)]  # (N, C)
+    else:
+        mask = batch.attention_mask.to(dtype=next(unwrap(model).parameters()).dtype)
+        h = hidden_states(model, batch.input_ids, mask, batch.position_ids)  # (B, T, C)
+        h_eos = h[batch.row.to(dev), batch.col.to(dev)]  # (N, C)
     return unwrap(model).score(h_eos).squeeze(-1).float()  # (N,)
 
 
