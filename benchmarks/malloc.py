@@ -22,7 +22,7 @@ import subprocess
 import sys
 
 WORKER = r"""
-import json, random, resource, sys, time
+import json, random, resource, statistics, sys, time
 args = json.loads(sys.argv[1])
 import instructrl  # applies the tuning unless INSTRUCTRL_MALLOC_TUNING=0
 import torch
