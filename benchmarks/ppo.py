@@ -17,8 +17,21 @@ with adapters disabled (one copy of the weights), and a value head on the policy
 backbone forward serves log-probs and values), alone and together.
 
 Speed is the mean over updates after the first (which pays one-off allocation costs);
-reward is the mean RM score of the sampled episodes over all updates; both sides get exactly
-batch x updates prompts, so each samples every prompt once and the means are over the same prompts.
+the training score is the mean RM score of the sampled episodes over all updates; both sides
+get exactly batch x updates prompts, so each samples every prompt once and the means are over
+the same prompts.
+
+"Mean reward after the same number of episodes": ``--rm <dir>`` gives both sides a trained
+reward model (e.g. ``runs/hh-helpful-rm/final`` from ``scripts/hhrlhf_rm.py``; its stored
+normalisation is applied on both sides, TRL's through a wrapper of its ``get_reward``), and
+``--eval-prompts N`` then scores the initial policy and each side's final policy on N
+held-out prompts (drawn with another seed, none of them a training prompt): one sample per
+prompt at T = 1 with the same sampling seed for every policy (common random numbers), by
+instructrl's PPO evaluation, the same RM for all. The report gives each policy's mean score
+with its standard error, the paired difference to the initial policy, and instructrl - TRL.
+
+    python benchmarks/ppo.py --updates 6 --lr 1e-5 --configs trl,instructrl,lora,head \
+        --rm runs/hh-helpful-rm/final --eval-prompts 32 --record records/<date>_ppo-vs-trl-hh-rm
 """
 
 from __future__ import annotations
@@ -39,8 +52,9 @@ CONFIGS = ("trl", "instructrl", "lora", "head", "lora_head")
 # ------------------------------------------------------------------ shared setup (instructrl venv)
 
 
-def prepare(work: Path, model: str, n_prompts: int, seed: int) -> dict:
-    """The policy and reward-model directories, prompts (JSONL for instructrl, token ids for TRL)."""
+def prepare(work: Path, model: str, n_prompts: int, seed: int, rm: str | None = None, n_eval: int = 0) -> dict:
+    """The policy and reward-model directories, prompts (JSONL for instructrl, token ids for TRL),
+    and held-out evaluation prompts (drawn with another seed) when ``n_eval`` > 0."""
     from instructrl.data.io import write_jsonl
     from instructrl.data.render import tokenize_prompt
     from instructrl.models.heads import load_scalar_model
@@ -57,7 +71,7 @@ def prepare(work: Path, model: str, n_prompts: int, seed: int) -> dict:
             lm, t = load_causal_lm(model)
             lm.save_pretrained(policy_dir, safe_serialization=True)
             t.save_pretrained(policy_dir)
-    rm_dir = work / "rm"
+    rm_dir = Path(rm) if rm else work / "rm"
     if not (rm_dir / "config.json").exists():
         rm, t = load_scalar_model(str(policy_dir), head_init="normal", seed=seed)
         rm.save_pretrained(rm_dir, safe_serialization=True)
@@ -67,7 +81,13 @@ def prepare(work: Path, model: str, n_prompts: int, seed: int) -> dict:
     write_jsonl(work / "prompts.jsonl", prompts)
     ids = [tokenize_prompt(tok, p) for p in prompts]
     (work / "prompt_ids.json").write_text(json.dumps(ids))
-    return {"rm": str(rm_dir), "policy": str(policy_dir), "prompts": str(work / "prompts.jsonl"), "prompt_ids": str(work / "prompt_ids.json"), "work": str(work)}
+    paths = {"rm": str(rm_dir), "policy": str(policy_dir), "prompts": str(work / "prompts.jsonl"), "prompt_ids": str(work / "prompt_ids.json"), "work": str(work)}
+    if n_eval:
+        seen = {p.as_text() for p in prompts}
+        held = [p for p in generate_prompts(4 * n_eval, seed=seed + 1) if p.as_text() not in seen][:n_eval]
+        write_jsonl(work / "eval_prompts.jsonl", held)
+        paths["eval_prompts"] = str(work / "eval_prompts.jsonl")
+    return paths
 
 
 # --------------------------------------------------------------------------- instructrl worker
@@ -109,7 +129,7 @@ def run_instructrl(a: argparse.Namespace, paths: dict, variant: str) -> dict:
         over["value"]["kind"] = "head"
     cfg = load_config(PPOConfig, None, over)
     t0 = time.perf_counter()
-    train(cfg)
+    final = train(cfg)
     wall = time.perf_counter() - t0
     rows = read_metrics(cfg.output_dir)
     steady = rows[1:] if len(rows) > 1 else rows
@@ -126,6 +146,7 @@ def run_instructrl(a: argparse.Namespace, paths: dict, variant: str) -> dict:
         "score_last": rows[-1]["reward/score_mean"],
         "response_len": sum(r["gen/response_len"] for r in rows) / len(rows),
         "wall_s_including_load": wall,
+        "final_policy": str(final),
     }
 
 
@@ -176,7 +197,15 @@ def run_trl(a: argparse.Namespace, paths: dict) -> dict:
 
         return wrapper
 
-    T.batch_generation, T.get_reward, T.forward = timed_generation, timed(orig_reward), timed(orig_forward)
+    # the checkpoint's stored reward normalisation (instructrl applies it to every score): same rewards on both sides
+    gain = float(getattr(rm.config, "instructrl_reward_gain", 1.0) or 1.0)
+    bias = float(getattr(rm.config, "instructrl_reward_bias", 0.0) or 0.0)
+
+    def normalised_reward(model, *args, **kw):
+        logits, score, lengths = orig_reward(model, *args, **kw)
+        return (logits, gain * score + bias, lengths) if model is rm else (logits, score, lengths)
+
+    T.batch_generation, T.get_reward, T.forward = timed_generation, timed(normalised_reward), timed(orig_forward)
     marks: list[dict] = []
 
     class Marks(TrainerCallback):
@@ -227,6 +256,9 @@ def run_trl(a: argparse.Namespace, paths: dict) -> dict:
     t0 = time.perf_counter()
     trainer.train()
     wall = time.perf_counter() - t0
+    final = Path(paths["work"]) / "run-trl" / "final"
+    trainer.save_model(str(final))
+    tok.save_pretrained(final)
     steps = [(marks[i - 1], marks[i]) for i in range(1, len(marks))]
     steady = steps[1:] if len(steps) > 1 else steps
     dur = sum(b["t"] - a_["t"] for a_, b in steady)
@@ -243,7 +275,55 @@ def run_trl(a: argparse.Namespace, paths: dict) -> dict:
         "score_mean": sum(scores) / len(scores),
         "score_last": scores[-1],
         "wall_s_including_load": wall,
+        "final_policy": str(final),
     }
+
+
+# ------------------------------------------------------------------------ held-out evaluation
+
+
+def run_eval(a: argparse.Namespace, paths: dict, policy: str, name: str) -> dict:
+    """One policy on the held-out prompts, by instructrl's PPO evaluation: same sampling seed
+    (common random numbers across policies), same RM and normalisation, KL to the initial policy."""
+    import torch
+
+    torch.set_num_threads(a.threads)
+    from instructrl.config import load_config
+    from instructrl.ppo import PPOConfig
+    from instructrl.ppo.train import build_models, evaluate, prepare_prompts, resolve_device
+
+    out = Path(paths["work"]) / "eval" / name
+    cfg = load_config(
+        PPOConfig,
+        None,
+        {
+            "model": {"name": policy},
+            "reference": paths["policy"],
+            "reward": {"kind": "model", "model": paths["rm"], "missing_eos_penalty": None},
+            "value": {"kind": "head"},
+            "ppo": {"epochs": 1, "minibatches": 1},
+            "data": {"prompts": paths["prompts"], "valid_prompts": paths["eval_prompts"], "max_prompt_len": 1024},
+            "episodes": a.batch,
+            "batch_size": a.batch,
+            "generation_batch_size": a.eval_batch,
+            "forward_batch_size": a.eval_batch,
+            "max_new_tokens": a.response_len,
+            "temperature": 1.0,
+            "seed": a.seed,
+            "output_dir": str(out),
+            "resume": False,
+            "progress": False,
+            "tensorboard": False,
+            "device": "cpu",
+        },
+    )
+    device = resolve_device("cpu")
+    models = build_models(cfg, device)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "samples.jsonl").unlink(missing_ok=True)
+    m = evaluate(cfg, models, prepare_prompts(cfg, models.tokenizer), None, device, 0, out)
+    scores = [json.loads(l)["score"] for l in (out / "samples.jsonl").read_text().splitlines()]
+    return {**m, "scores": scores}
 
 
 # ------------------------------------------------------------------------------------- driver
@@ -257,7 +337,10 @@ def _peak_rss_gb() -> float:
 
 def worker(a: argparse.Namespace) -> None:
     paths = json.loads(a.paths)
-    out = run_trl(a, paths) if a.worker == "trl" else run_instructrl(a, paths, a.worker)
+    if a.worker == "eval":
+        out = run_eval(a, paths, a.policy, a.eval_name)
+    else:
+        out = run_trl(a, paths) if a.worker == "trl" else run_instructrl(a, paths, a.worker)
     out["peak_rss_gb"] = _peak_rss_gb()
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -270,15 +353,15 @@ def trl_python() -> str:
     return str(py)
 
 
-def launch(name: str, a: argparse.Namespace, paths: dict) -> dict:
+def launch(name: str, a: argparse.Namespace, paths: dict, extra: list[str] | None = None) -> dict:
     py = trl_python() if name == "trl" else sys.executable
-    cmd = [py, __file__, "--worker", name, "--paths", json.dumps(paths)] + [f"--{k.replace('_', '-')}={v}" for k, v in _shared(a).items()]
+    cmd = [py, __file__, "--worker", name.split(":")[0], "--paths", json.dumps(paths)] + [f"--{k.replace('_', '-')}={v}" for k, v in _shared(a).items()] + (extra or [])
     env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
     print(f"[{name}] running ...", flush=True)
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if a.record:
         Path(a.record).mkdir(parents=True, exist_ok=True)
-        (Path(a.record) / f"{name}.log").write_text(" ".join(cmd) + "\n\n" + p.stdout + "\n--- stderr ---\n" + p.stderr[-20000:])
+        (Path(a.record) / f"{name.replace(':', '-')}.log").write_text(" ".join(cmd) + "\n\n" + p.stdout + "\n--- stderr ---\n" + p.stderr[-20000:])
     lines = [l for l in p.stdout.splitlines() if l.startswith("RESULT ")]
     if p.returncode != 0 or not lines:
         sys.stderr.write(p.stderr[-4000:])
@@ -287,11 +370,11 @@ def launch(name: str, a: argparse.Namespace, paths: dict) -> dict:
 
 
 def _shared(a: argparse.Namespace) -> dict:
-    keys = ("model", "updates", "batch", "response_len", "epochs", "minibatches", "threads", "lr", "lora_lr", "seed", "work")
+    keys = ("model", "updates", "batch", "response_len", "epochs", "minibatches", "threads", "lr", "lora_lr", "seed", "work", "eval_batch")
     return {k: getattr(a, k) for k in keys}
 
 
-def report(results: dict, a: argparse.Namespace) -> str:
+def report(results: dict, a: argparse.Namespace, evals: dict | None = None) -> str:
     lines = [
         f"PPO benchmark: {a.model} policy/reference/reward/value, batch {a.batch}, {a.response_len}-token responses, "
         f"{a.epochs} epoch x {a.minibatches} minibatch, fp32, {a.threads} threads, {a.updates} updates (speed: updates 2..N)",
@@ -307,8 +390,29 @@ def report(results: dict, a: argparse.Namespace) -> str:
     if "trl" in results and "instructrl" in results:
         t, i = results["trl"], results["instructrl"]
         lines += ["", f"instructrl / TRL episodes/s: {i['episodes_per_s'] / t['episodes_per_s']:.2f}x (target >= 1.5x); "
-                  f"mean score {i['score_mean']:.3f} vs {t['score_mean']:.3f}; peak memory {i['peak_rss_gb']:.2f} vs {t['peak_rss_gb']:.2f} GB"]
+                  f"mean training score {i['score_mean']:.3f} vs {t['score_mean']:.3f}; peak memory {i['peak_rss_gb']:.2f} vs {t['peak_rss_gb']:.2f} GB"]
+    if evals:
+        n = len(next(iter(evals.values()))["scores"])
+        lines += ["", f"Held-out evaluation after training: {n} prompts not used in training, one sample each at T = 1 with the same "
+                  "sampling seed for every policy, scored by the same RM (normalised); KL to the initial policy in nats per episode",
+                  "", f"{'policy':<11} {'score':>7} {'+-se':>6} {'vs init':>8} {'+-se':>6} {'KL':>6} {'len':>6} {'EOS':>5}"]
+        base = evals.get("init")
+        for name, e in evals.items():
+            sc = e["scores"]
+            mean, se = _mean_se(sc)
+            d, dse = _mean_se([x - y for x, y in zip(sc, base["scores"])]) if base and name != "init" else (float("nan"), float("nan"))
+            lines.append(f"{name:<11} {mean:>7.3f} {se:>6.3f} {d:>+8.3f} {dse:>6.3f} {e['eval/kl_to_ref']:>6.2f} {e['eval/response_len']:>6.1f} {e['eval/eos_rate']:>5.2f}")
+        if "trl" in evals and "instructrl" in evals:
+            d, dse = _mean_se([x - y for x, y in zip(evals["instructrl"]["scores"], evals["trl"]["scores"])])
+            lines += ["", f"instructrl - TRL held-out score (paired by prompt): {d:+.3f} +- {dse:.3f} (se)"]
     return "\n".join(lines)
+
+
+def _mean_se(xs: list[float]) -> tuple[float, float]:
+    n = len(xs)
+    m = sum(xs) / n
+    var = sum((x - m) ** 2 for x in xs) / max(1, n - 1)
+    return m, (var / n) ** 0.5
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -326,7 +430,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated subset of {CONFIGS}")
     ap.add_argument("--work", default=str(ROOT / "runs" / "bench-ppo"), help="scratch directory (RM, prompts, runs; runs/ is git-ignored)")
     ap.add_argument("--record", default=None, help="write README-ready results (results.json, report.txt) to this records/ folder")
+    ap.add_argument("--rm", default=None, help="a trained reward model for both sides (and the value init); default: a seeded random head on the policy")
+    ap.add_argument("--eval-prompts", type=int, default=0, help="after training, score the initial policy and each side's final policy on this many held-out prompts")
+    ap.add_argument("--eval-batch", type=int, default=16, help="generation batch of the held-out evaluation")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--policy", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--eval-name", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--paths", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
@@ -338,14 +447,18 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"unknown configs {bad}; known: {CONFIGS}")
     # exactly batch x updates prompts: each side samples every prompt once (in its own order),
     # so the mean score is over the same prompts
-    paths = prepare(Path(a.work), a.model, a.batch * a.updates, a.seed)
+    paths = prepare(Path(a.work), a.model, a.batch * a.updates, a.seed, rm=a.rm, n_eval=a.eval_prompts)
     results = {name: launch(name, a, paths) for name in configs}
-    text = report(results, a)
+    evals = {}
+    if a.eval_prompts:
+        for name, policy in [("init", paths["policy"])] + [(n, r["final_policy"]) for n, r in results.items() if n in ("trl", "instructrl")]:
+            evals[name] = launch(f"eval:{name}", a, paths, ["--policy", policy, "--eval-name", name])
+    text = report(results, a, evals)
     print(text)
     if a.record:
         rec = Path(a.record)
         rec.mkdir(parents=True, exist_ok=True)
-        (rec / "results.json").write_text(json.dumps({"args": _shared(a), "results": results}, indent=2))
+        (rec / "results.json").write_text(json.dumps({"args": {**_shared(a), "rm": a.rm, "eval_prompts": a.eval_prompts}, "results": results, "eval": evals}, indent=2))
         (rec / "report.txt").write_text(text + "\n")
         for name in results:  # the resolved instructrl configs
             cfg = Path(paths["work"]) / f"run-{name}" / "config.yaml"

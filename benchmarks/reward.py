@@ -127,8 +127,9 @@ def run_instructrl(work: Path, args: argparse.Namespace) -> dict:
             "data": {"train": str(work / "train.jsonl"), "valid": str(work / "valid.jsonl"), "max_seq_len": args.max_len},
             "optim": {"lr": args.lr, "min_lr_ratio": 0.1, "grad_clip": 1.0},
             "output_dir": str(work / "instructrl_run"),
-            "batch_size": args.batch_prompts,
-            "micro_batch_size": args.micro_prompts,
+            "loss": args.loss,
+            "batch_size": args.batch_prompts if args.loss == "grouped" else args.trl_batch_pairs,
+            "micro_batch_size": args.micro_prompts if args.loss == "grouped" else args.trl_batch_pairs,
             "epochs": 1.0,
             "seed": args.seed,
             "resume": False,
@@ -294,6 +295,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds; each draws its own rankings, head init and order")
+    ap.add_argument("--loss", choices=("grouped", "shuffled_pairs"), default="grouped",
+                    help="instructrl's loss: Eq. 1 (grouped) or the shuffled-pairs ABLATION at TRL's batch of pairs (attributes an accuracy gap to grouping)")
     ap.add_argument("--sides", default="instructrl,trl", help="which sides to run (instructrl alone: quick checks, no record table)")
     ap.add_argument("--out", default=None, help="record folder (default records/<date>_reward-vs-trl)")
     ap.add_argument("--side", choices=["trl", "instructrl"], default=None, help=argparse.SUPPRESS)
