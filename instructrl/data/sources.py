@@ -21,7 +21,7 @@ from .io import Loaded, load_hf_dataset, read_jsonl
 from .schemas import DataError, Demonstration, Prompt
 
 
-def _parse_generated(spec: str) -> tuple[int, int]:
+def parse_generated(spec: str) -> tuple[int, int]:
     body = spec.split(":", 1)[1]
     n_text, _, seed_text = body.partition("@")
     try:
@@ -49,7 +49,7 @@ def load_prompts(spec: str, *, columns: Mapping[str, str] | None = None, skip_ba
     if spec.startswith("generated:"):
         from instructrl.tasks import generate_prompts
 
-        n, seed = _parse_generated(spec)
+        n, seed = parse_generated(spec)
         return generate_prompts(n, seed=seed)
     return load_records(spec, Prompt, columns=columns, skip_bad=skip_bad).records
 
@@ -58,7 +58,7 @@ def load_demonstrations(spec: str, *, columns: Mapping[str, str] | None = None, 
     if spec.startswith("generated:"):
         from instructrl.tasks import demonstrate, generate_prompts
 
-        n, seed = _parse_generated(spec)
+        n, seed = parse_generated(spec)
         prompts = generate_prompts(n, seed=seed)
         return Loaded(records=[Demonstration(prompt=p, response=demonstrate(p, seed=seed + i), labeler_id="demonstrator") for i, p in enumerate(prompts)])
     return load_records(spec, Demonstration, columns=columns, skip_bad=skip_bad)
@@ -69,7 +69,7 @@ def load_texts(spec: str, *, text_column: str = "text") -> list[str]:
     if spec.startswith("generated:"):
         from instructrl.tasks import generate_pretraining_corpus
 
-        n, seed = _parse_generated(spec)
+        n, seed = parse_generated(spec)
         return generate_pretraining_corpus(n, seed=seed)
     if spec.startswith("hf:"):
         import datasets

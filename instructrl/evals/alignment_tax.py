@@ -57,7 +57,8 @@ def hf_nll(model: Any, tokenizer: Any, texts: Sequence[str], *, max_seq_len: int
     """Summed next-token NLL over ``texts`` cut into ``max_seq_len`` chunks (right padded)."""
     import torch
 
-    from instructrl.data.render import IGNORE, tokenize_text
+    from instructrl.data.collate import pad_batch
+    from instructrl.data.render import tokenize_text
     from instructrl.models import lm_loss_sum
 
     chunks = [ex for t in texts for ex in tokenize_text(tokenizer, t, max_seq_len)]
@@ -66,16 +67,8 @@ def hf_nll(model: Any, tokenizer: Any, texts: Sequence[str], *, max_seq_len: int
     model.eval()
     with torch.no_grad():
         for s in range(0, len(chunks), batch_size):
-            batch = chunks[s : s + batch_size]
-            T = max(len(c.input_ids) for c in batch)
-            ids = torch.full((len(batch), T), tokenizer.pad_token_id, dtype=torch.long)
-            labels = torch.full((len(batch), T), IGNORE, dtype=torch.long)
-            attn = torch.zeros((len(batch), T), dtype=torch.long)
-            for i, c in enumerate(batch):  # right padding: real tokens keep positions 0..L-1
-                ids[i, : len(c.input_ids)] = torch.tensor(c.input_ids)
-                labels[i, : len(c.labels)] = torch.tensor(c.labels)
-                attn[i, : len(c.input_ids)] = 1
-            loss, k = lm_loss_sum(model, ids, labels, attn)
+            b = pad_batch(chunks[s : s + batch_size], tokenizer.pad_token_id, side="right")  # real tokens keep positions 0..L-1
+            loss, k = lm_loss_sum(model, b.input_ids, b.labels, b.attention_mask)
             total += float(loss)
             n += k
     model.train(was_training)

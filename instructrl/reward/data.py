@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 from instructrl.data.io import Loaded, load_hf_dataset, read_jsonl
 from instructrl.data.render import tokenize_prompt, tokenize_response
 from instructrl.data.schemas import DataError, Message, Prompt, Ranking, stable_id
+from instructrl.data.sources import parse_generated
 
 _TURN = re.compile(r"\n\n(Human|Assistant): ?")
 
@@ -88,15 +89,6 @@ def check_duplicate_labelers(loaded: Loaded[Ranking]) -> None:
         seen[key] = where
 
 
-def _parse_generated(spec: str) -> tuple[int, int]:
-    body = spec.split(":", 1)[1]
-    n_text, _, seed_text = body.partition("@")
-    try:
-        return int(n_text), int(seed_text or 0)
-    except ValueError:
-        raise ValueError(f"data spec {spec!r}: expected generated:<n>[@seed]") from None
-
-
 def generated_rankings(n: int, seed: int = 0, k: int = 4) -> Loaded[Ranking]:
     """``n`` generated prompts, ``k`` responses each, ranked by the simulated training panel
     (labelers take prompts in turn). Needs ``instructrl.tasks`` and ``instructrl.labelers``."""
@@ -116,7 +108,7 @@ def generated_rankings(n: int, seed: int = 0, k: int = 4) -> Loaded[Ranking]:
 def load_rankings(spec: str, *, columns: Mapping[str, str] | None = None, skip_bad: bool = False, k: int = 4) -> Loaded[Ranking]:
     """Rankings from a data spec (module docstring); duplicates are checked."""
     if spec.startswith("generated:"):
-        n, seed = _parse_generated(spec)
+        n, seed = parse_generated(spec)
         loaded = generated_rankings(n, seed, k)
     elif spec.startswith("hf:"):
         name, _, split = spec[3:].partition("@")

@@ -67,3 +67,31 @@ def test_cache_generates_only_misses_and_keys_on_settings(tmp_path):
     other = FakeModel(name="other")  # another model never reads this model's cache
     _, n4 = cache.generate(other, ["a"], max_new_tokens=8)
     assert n4 == 1
+
+
+def test_heldout_nll_is_independent_of_batching_and_matches_a_direct_forward():
+    import torch
+
+    from instructrl.evals.alignment_tax import hf_nll
+    from instructrl.models import load_causal_lm
+
+    torch.manual_seed(0)
+    model, tok = load_causal_lm("tiny")
+    texts = ["the cat sat on the mat and looked at the door", "a b", "one two three four five six seven eight nine ten eleven"]
+    one, n1 = hf_nll(model, tok, texts, max_seq_len=8, batch_size=1)
+    many, n3 = hf_nll(model, tok, texts, max_seq_len=8, batch_size=3)
+    assert n1 == n3 > 0
+    assert abs(one - many) < 1e-4 * max(1.0, abs(one))
+    # by hand: each chunk alone, no padding at all
+    from instructrl.data.render import IGNORE, tokenize_text
+
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for ex in (e for t in texts for e in tokenize_text(tok, t, 8)):
+            ids, labels = torch.tensor([ex.input_ids]), torch.tensor([ex.labels])
+            logp = model(ids).logits.float().log_softmax(-1)[:, :-1]  # position t predicts labels[t + 1]
+            tgt = labels[:, 1:]
+            keep = tgt != IGNORE
+            total -= float(logp[keep].gather(-1, tgt[keep][:, None]).sum())
+            count += int(keep.sum())
+    assert count == n1 and abs(total - one) < 1e-3 * max(1.0, abs(total))
