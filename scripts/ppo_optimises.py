@@ -3,10 +3,22 @@
     python scripts/ppo_optimises.py --record records/2026-11-24_ppo-optimises    # ~2 x 12 min on 2 cores
     python scripts/ppo_optimises.py --smoke --record /tmp/ppo-smoke               # `tiny`, a minute
 
-The reward is ``word_count`` (1 - |words - target| / target, floored at -1; a response
-that never emits EOS scores -1): SmolLM2 answers at length, so the reward has room to
-rise. Both runs use the same seed, prompts, and held-out pretraining text; PPO-ptx adds
-``gamma * mean per-token LM loss`` on pretraining sequences to every minibatch.
+The reward is ``--reward``: ``word_count`` (default: 1 - |words - target| / target, floored
+at -1; a response that never emits EOS scores -1) or ``lowercase`` (the share of the
+response's letters that are lowercase; no missing-EOS penalty). Both runs use the same seed, prompts, and held-out
+pretraining text; PPO-ptx adds ``gamma * mean per-token LM loss`` on pretraining sequences
+to every minibatch.
+
+The pretraining text (``--ptx-corpus``). ``self`` (default): documents sampled at T = 1 from
+the initial model itself, as plain text (no chat template), unconditionally: each starts
+after the document separator (SmolLM2's ``<|endoftext|>``). SmolLM2's own pretraining data is not available here; its
+samples are the closest stand-in for "the pretraining distribution" (an LM's loss on text
+it samples itself is its entropy; a drift of the policy away from the initial model shows
+up as a rise of that loss), and the expected LM gradient on a model's own samples is zero
+at the start, so the ptx term pulls back only what PPO moves. ``generated`` is instructrl's
+synthetic corpus, which SmolLM2 never saw: ptx then simply trains on it (session 1's
+record). The corpus is written once to ``<record>/ptx_corpus.jsonl`` (git-ignored size aside,
+it is small) and its first ``valid_docs`` documents are the held-out set.
 
 Writes to ``--record``: ``README.md`` (the verdict and a table), ``ppo/`` and ``ppo-ptx/``
 (config.yaml, metrics.jsonl, samples.jsonl of each run), ``curves.png``.
@@ -26,15 +38,45 @@ import time
 from pathlib import Path
 
 
-def run_config(a: argparse.Namespace, ptx: bool, out: Path) -> dict:
+def self_corpus(a: argparse.Namespace, path: Path) -> str:
+    """``--ptx-docs`` plain-text documents sampled from the initial model (see the docstring)."""
+    if path.exists() and len(path.read_text().splitlines()) >= a.ptx_docs:
+        return str(path)
+    import torch
+
+    from instructrl.data.io import write_jsonl
+    from instructrl.models.generation import generate_text
+    from instructrl.models.loader import load_causal_lm
+    torch.set_num_threads(a.threads)
+    model, tok = load_causal_lm("tiny" if a.smoke else a.model, dropout=0.0)
+    model.eval()
+    # unconditional samples: each document starts from the document separator (SmolLM2's
+    # <|endoftext|>), so no token of the corpus comes from anywhere but the model itself
+    vocab = tok.get_vocab()
+    start = next(t for t in ("<|endoftext|>", tok.bos_token, tok.eos_token) if t and t in vocab)
+    t0 = time.perf_counter()
+    docs: list[str] = []
+    for attempt in range(4):  # documents that end at once (EOS first) are dropped and resampled
+        need = a.ptx_docs - len(docs)
+        outs = generate_text(model, tok, [start] * need, max_new_tokens=a.ptx_len, temperature=1.0, batch_size=32, seed=a.seed + 1_000 * attempt, progress=True)
+        docs += [o for o in outs if len(o.split()) >= 8]
+        if len(docs) >= a.ptx_docs:
+            break
+    print(f"self corpus: {len(docs)} documents of <= {a.ptx_len} tokens sampled after {start!r} in {time.perf_counter() - t0:.0f} s", flush=True)
+    write_jsonl(path, [{"text": d} for d in docs[: a.ptx_docs]])
+    return str(path)
+
+
+def run_config(a: argparse.Namespace, ptx: bool, out: Path, corpus: str) -> dict:
     smoke = a.smoke
     over = {
         "model": {"name": "tiny" if smoke else a.model, "lora": {"enabled": a.lora, "r": 16, "alpha": 32, "merge_on_save": False}},
         "value": {"kind": a.value, "lr": a.value_lr},
-        "reward": {"kind": "word_count", "target_words": a.target_words},
+        # lowercase: a response cut at max_new_tokens still has a meaningful lowercase share, so no missing-EOS penalty
+        "reward": {"kind": a.reward, "target_words": a.target_words, "missing_eos_penalty": -1.0 if a.reward == "word_count" else None},
         "kl": {"coef": a.kl_coef},
-        "ptx": {"coef": a.ptx_coef if ptx else 0.0, "data": f"generated:{a.ptx_docs}@{a.seed}", "ratio": a.ptx_ratio, "max_seq_len": a.ptx_len,
-                "valid_docs": 32},
+        "ptx": {"coef": a.ptx_coef if ptx else 0.0, "data": corpus, "ratio": a.ptx_ratio, "max_seq_len": a.ptx_len + 8,
+                "valid_docs": a.ptx_valid},
         "optim": {"lr": a.lr, "warmup_iterations": 3},
         "ppo": {"epochs": 1, "minibatches": a.minibatches},
         "data": {"prompts": f"generated:{a.prompts}@{a.seed}", "valid_size": a.valid},
@@ -101,13 +143,15 @@ def plot(results: dict, path: Path) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     for name, r in results.items():
+        if name.startswith("_"):
+            continue
         rows = r["rows"]
         it = [x["step"] for x in rows]
         axes[0].plot(it, [x["reward/score_mean"] for x in rows], label=name)
         axes[1].plot(it, [x["ppo/kl_to_ref"] for x in rows], label=name)
         ev = [x for x in rows if "eval/ptx_loss" in x]
         axes[2].plot([0] + [x["step"] for x in ev], [r["start"]["eval/ptx_loss"]] + [x["eval/ptx_loss"] for x in ev], marker="o", label=name)
-    for ax, t in zip(axes, ("mean score (word_count reward)", "KL to reference (nats / episode)", "held-out pretraining loss")):
+    for ax, t in zip(axes, (f"mean score ({results.get('_reward', 'reward')} reward)", "KL to reference (nats / episode)", "held-out pretraining loss")):
         ax.set_title(t)
         ax.set_xlabel("iteration")
         ax.legend()
@@ -123,10 +167,15 @@ def readme(a: argparse.Namespace, sums: list[dict], argv: list[str]) -> str:
         "",
         f"Command: `python scripts/ppo_optimises.py {' '.join(argv)}`",
         "",
-        f"Reward: word_count, target {a.target_words} words (1 - |n - target| / target, floored at -1; no EOS within "
-        f"{a.response_len} tokens scores -1). {a.iterations} iterations x {a.batch} episodes, {a.minibatches} minibatches, "
+        (f"Reward: word_count, target {a.target_words} words (1 - |n - target| / target, floored at -1; no EOS within "
+         f"{a.response_len} tokens scores -1). " if a.reward == "word_count" else
+         f"Reward: lowercase (share of the response's letters that are lowercase; no missing-EOS penalty, a response cut at {a.response_len} tokens is scored as it is). ")
+        + f"{a.iterations} iterations x {a.batch} episodes, {a.minibatches} minibatches, "
         f"policy lr {a.lr}, value {a.value} (lr {a.value_lr}), LoRA {a.lora}, beta {a.kl_coef}; "
-        f"PPO-ptx: gamma {a.ptx_coef}, {a.ptx_ratio} pretraining sequences of {a.ptx_len} tokens per episode.",
+        f"PPO-ptx: gamma {a.ptx_coef}, {a.ptx_ratio} pretraining sequences per episode; "
+        + (f"pretraining text: {a.ptx_docs} documents sampled from the initial model (unconditional, <= {a.ptx_len} tokens, T = 1), "
+           f"the first {a.ptx_valid} held out" if a.ptx_corpus == "self" else f"pretraining text: generated:{a.ptx_docs}@{a.seed} (instructrl's synthetic corpus)")
+        + ".",
         "",
         "| run | minutes | score first 5 it | score last 5 it | eval score start -> end | KL max / end (nats) | held-out ptx loss start -> end | len / EOS rate at end |",
         "|---|---|---|---|---|---|---|---|",
@@ -167,8 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kl-bound", type=float, default=20.0, help="the KL (nats per episode) the run must stay under")
     ap.add_argument("--ptx-coef", type=float, default=27.8)
     ap.add_argument("--ptx-ratio", type=float, default=1.0, help="pretraining sequences per episode (paper: 8; 1 fits the CPU budget)")
-    ap.add_argument("--ptx-len", type=int, default=64)
-    ap.add_argument("--ptx-docs", type=int, default=2000)
+    ap.add_argument("--reward", choices=("lowercase", "word_count"), default="word_count")
+    ap.add_argument("--ptx-corpus", choices=("self", "generated"), default="self", help="pretraining text: the initial model's own samples, or instructrl's generated corpus")
+    ap.add_argument("--ptx-len", type=int, default=64, help="tokens per pretraining document (self: sampled tokens after the opener)")
+    ap.add_argument("--ptx-docs", type=int, default=320, help="pretraining documents (self: sampled once, ~6 min for 320 on 2 cores)")
+    ap.add_argument("--ptx-valid", type=int, default=64, help="documents held out for the alignment-tax evaluation")
     ap.add_argument("--prompts", type=int, default=1000)
     ap.add_argument("--valid", type=int, default=16)
     ap.add_argument("--eval-every", type=int, default=5)
@@ -177,19 +229,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--record", required=True, help="records/ folder to write")
     a = ap.parse_args(argv)
     if a.smoke:
-        a.iterations, a.batch, a.response_len, a.ptx_docs, a.prompts, a.valid, a.eval_every = 4, 4, 8, 80, 60, 4, 2
+        a.iterations, a.batch, a.response_len, a.ptx_docs, a.ptx_len, a.ptx_valid, a.prompts, a.valid, a.eval_every = 4, 4, 8, 24, 8, 8, 60, 4, 2
     rec = Path(a.record)
     rec.mkdir(parents=True, exist_ok=True)
+    corpus = self_corpus(a, rec / "ptx_corpus.jsonl") if a.ptx_corpus == "self" else f"generated:{a.ptx_docs}@{a.seed}"
     results = {}
     for name, ptx in (("ppo", False), ("ppo-ptx", True)):
         out = rec / name
         shutil.rmtree(out, ignore_errors=True)
-        results[name] = run_config(a, ptx, out)
+        results[name] = run_config(a, ptx, out, corpus)
         for junk in ("final", "value", "checkpoints", "tb", "ema"):  # keep the record small: logs and config only
             shutil.rmtree(out / junk, ignore_errors=True)
     sums = [summarise(n, r, a.kl_bound) for n, r in results.items()]
     (rec / "summary.json").write_text(json.dumps({"args": vars(a), "summary": sums, "start": {n: r["start"] for n, r in results.items()}}, indent=2))
-    plot(results, rec / "curves.png")
+    plot({**results, "_reward": a.reward}, rec / "curves.png")
     text = readme(a, sums, argv)
     (rec / "README.md").write_text(text)
     print(text)
