@@ -39,13 +39,18 @@ from pathlib import Path
 
 
 def self_corpus(a: argparse.Namespace, path: Path) -> str:
-    """``--ptx-docs`` plain-text documents sampled from the initial model (see the docstring)."""
+    """``--ptx-docs`` plain-text documents sampled from the initial model (see the docstring).
+
+    Each document is written exactly as sampled: the opener token, then the sampled tokens,
+    with the EOS where the model emitted one (so it is a target there and nowhere else; the
+    ptx config sets ``append_eos: false``). Every sample is kept, however short: dropping some
+    would bias the corpus away from the model's distribution."""
     if path.exists() and len(path.read_text().splitlines()) >= a.ptx_docs:
         return str(path)
     import torch
 
     from instructrl.data.io import write_jsonl
-    from instructrl.models.generation import generate_text
+    from instructrl.models.generation import HFGenerator
     from instructrl.models.loader import load_causal_lm
     torch.set_num_threads(a.threads)
     model, tok = load_causal_lm("tiny" if a.smoke else a.model, dropout=0.0)
@@ -54,16 +59,23 @@ def self_corpus(a: argparse.Namespace, path: Path) -> str:
     # <|endoftext|>), so no token of the corpus comes from anywhere but the model itself
     vocab = tok.get_vocab()
     start = next(t for t in ("<|endoftext|>", tok.bos_token, tok.eos_token) if t and t in vocab)
+    start_id = vocab[start]
+    gen = HFGenerator(model, tok.eos_token_id, tok.pad_token_id)
     t0 = time.perf_counter()
-    docs: list[str] = []
-    for attempt in range(4):  # documents that end at once (EOS first) are dropped and resampled
-        need = a.ptx_docs - len(docs)
-        outs = generate_text(model, tok, [start] * need, max_new_tokens=a.ptx_len, temperature=1.0, batch_size=32, seed=a.seed + 1_000 * attempt, progress=True)
-        docs += [o for o in outs if len(o.split()) >= 8]
-        if len(docs) >= a.ptx_docs:
-            break
-    print(f"self corpus: {len(docs)} documents of <= {a.ptx_len} tokens sampled after {start!r} in {time.perf_counter() - t0:.0f} s", flush=True)
-    write_jsonl(path, [{"text": d} for d in docs[: a.ptx_docs]])
+    docs, same = [], 0
+    for s in range(0, a.ptx_docs, 32):
+        n = min(32, a.ptx_docs - s)
+        g = gen.generate([[start_id]] * n, max_new_tokens=a.ptx_len, temperature=1.0, top_p=1.0, seed=a.seed + s)
+        for r in g.response_ids:  # r ends with the EOS when the sample finished
+            ids = [start_id] + list(r)
+            text = tok.decode(ids, skip_special_tokens=False)
+            same += tok(text, add_special_tokens=False)["input_ids"] == ids
+            docs.append(text)
+        print(f"self corpus: {len(docs)}/{a.ptx_docs} documents ({time.perf_counter() - t0:.0f} s)", flush=True)
+    print(f"self corpus: {len(docs)} documents of <= {a.ptx_len} tokens after {start!r}; "
+          f"{same}/{len(docs)} re-tokenize to exactly the sampled ids", flush=True)
+    write_jsonl(path, [{"text": d} for d in docs])
+    (path.parent / "ptx_corpus_stats.json").write_text(json.dumps({"docs": len(docs), "retokenize_exact": same, "opener": start}, indent=1))
     return str(path)
 
 
@@ -76,7 +88,7 @@ def run_config(a: argparse.Namespace, ptx: bool, out: Path, corpus: str) -> dict
         "reward": {"kind": a.reward, "target_words": a.target_words, "missing_eos_penalty": -1.0 if a.reward == "word_count" else None},
         "kl": {"coef": a.kl_coef},
         "ptx": {"coef": a.ptx_coef if ptx else 0.0, "data": corpus, "ratio": a.ptx_ratio, "max_seq_len": a.ptx_len + 8,
-                "valid_docs": a.ptx_valid},
+                "valid_docs": a.ptx_valid, "append_eos": a.ptx_corpus != "self"},
         "optim": {"lr": a.lr, "warmup_iterations": 3},
         "ppo": {"epochs": 1, "minibatches": a.minibatches},
         "data": {"prompts": f"generated:{a.prompts}@{a.seed}", "valid_size": a.valid},
@@ -174,7 +186,7 @@ def readme(a: argparse.Namespace, sums: list[dict], argv: list[str]) -> str:
         f"policy lr {a.lr}, value {a.value} (lr {a.value_lr}), LoRA {a.lora}, beta {a.kl_coef}; "
         f"PPO-ptx: gamma {a.ptx_coef}, {a.ptx_ratio} pretraining sequences per episode; "
         + (f"pretraining text: {a.ptx_docs} documents sampled from the initial model (unconditional, <= {a.ptx_len} tokens, T = 1), "
-           f"the first {a.ptx_valid} held out" if a.ptx_corpus == "self" else f"pretraining text: generated:{a.ptx_docs}@{a.seed} (instructrl's synthetic corpus)")
+           f"each kept exactly as sampled after the opener token (EOS only where the model emitted it), the first {a.ptx_valid} held out" if a.ptx_corpus == "self" else f"pretraining text: generated:{a.ptx_docs}@{a.seed} (instructrl's synthetic corpus)")
         + ".",
         "",
         "| run | minutes | score first 5 it | score last 5 it | eval score start -> end | KL max / end (nats) | held-out ptx loss start -> end | len / EOS rate at end |",

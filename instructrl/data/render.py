@@ -87,10 +87,12 @@ def tokenize_demonstration(
     return Example(input_ids=ids, labels=labels)
 
 
-def tokenize_text(tokenizer: Any, text: str, max_seq_len: int) -> list[Example]:
+def tokenize_text(tokenizer: Any, text: str, max_seq_len: int, append_eos: bool = True) -> list[Example]:
     """Pretraining text -> examples of at most ``max_seq_len`` tokens, loss on every token.
-    Long documents are cut into consecutive chunks (no token is dropped)."""
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    Long documents are cut into consecutive chunks (no token is dropped). ``append_eos`` ends
+    the document with EOS (a document separator, learned as such); turn it off for text that
+    was cut mid-document (a length-capped sample), where an EOS would be a wrong target."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"] + ([tokenizer.eos_token_id] if append_eos else [])
     out = []
     for s in range(0, len(ids), max_seq_len):
         chunk = ids[s : s + max_seq_len]

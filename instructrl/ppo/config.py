@@ -81,6 +81,7 @@ class PtxConfig:
     max_seq_len: int = field(128, help="tokens per pretraining sequence (documents are cut into chunks of this length)")
     micro_batch_size: int = field(16, help="pretraining sequences per forward/backward (memory only: the loss is the same)")
     valid_docs: int = field(32, help="documents held out from `data` for the alignment-tax evaluation")
+    append_eos: bool = field(True, help="end each document with EOS (a separator); false for text cut mid-document, e.g. a model's length-capped samples")
 
     def __post_init__(self) -> None:
         if self.coef < 0 or self.ratio <= 0:

@@ -152,7 +152,7 @@ def prepare_ptx(cfg: PPOConfig, tok: Any) -> PtxData | None:
     n_valid = min(cfg.ptx.valid_docs, len(docs) // 2)
 
     def chunks(ds: list[str]) -> list[Example]:
-        return [ex for t in ds for ex in tokenize_text(tok, t, cfg.ptx.max_seq_len)]
+        return [ex for t in ds for ex in tokenize_text(tok, t, cfg.ptx.max_seq_len, cfg.ptx.append_eos)]
 
     train, valid = chunks(docs[n_valid:]), chunks(docs[:n_valid])
     if not train:

@@ -4,7 +4,7 @@ import torch
 
 from instructrl.data import Demonstration, Prompt
 from instructrl.data.collate import pack_batch, pack_rows, pad_batch
-from instructrl.data.render import IGNORE, Example, render_prompt, tokenize_demonstration
+from instructrl.data.render import IGNORE, Example, render_prompt, tokenize_demonstration, tokenize_text
 from instructrl.models import lm_loss_sum
 
 
@@ -19,6 +19,18 @@ def test_prompt_masking_hand_checked(tiny):
     assert list(ex.labels) == [IGNORE] * len(prompt_ids) + resp_ids + [tok.eos_token_id]
     full = tokenize_demonstration(tok, demo, max_seq_len=64, mask_prompt=False)
     assert full.labels[0] == IGNORE and list(full.labels[1:]) == list(full.input_ids[1:])
+
+
+def test_tokenize_text_chunks_and_eos(tiny):
+    _, tok = tiny
+    text = "the river runs past the old stone bridge and on to the sea"
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    exs = tokenize_text(tok, text, max_seq_len=5)
+    assert [t for e in exs for t in e.input_ids] == ids + [tok.eos_token_id]  # no token dropped, EOS last
+    assert all(len(e.input_ids) <= 5 and e.labels == (IGNORE,) + e.input_ids[1:] for e in exs)
+    # a document cut mid-way (a length-capped sample) gets no EOS target
+    cut = tokenize_text(tok, text, max_seq_len=64, append_eos=False)
+    assert len(cut) == 1 and list(cut[0].input_ids) == ids and tok.eos_token_id not in cut[0].labels
 
 
 def test_plain_template_without_chat_template(tiny):
