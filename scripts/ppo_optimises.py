@@ -79,7 +79,7 @@ def self_corpus(a: argparse.Namespace, path: Path) -> str:
     return str(path)
 
 
-def run_config(a: argparse.Namespace, ptx: bool, out: Path, corpus: str) -> dict:
+def run_config(a: argparse.Namespace, coef: float, out: Path, corpus: str) -> dict:
     smoke = a.smoke
     over = {
         "model": {"name": "tiny" if smoke else a.model, "lora": {"enabled": a.lora, "r": 16, "alpha": 32, "merge_on_save": False}},
@@ -87,7 +87,7 @@ def run_config(a: argparse.Namespace, ptx: bool, out: Path, corpus: str) -> dict
         # lowercase: a response cut at max_new_tokens still has a meaningful lowercase share, so no missing-EOS penalty
         "reward": {"kind": a.reward, "target_words": a.target_words, "missing_eos_penalty": -1.0 if a.reward == "word_count" else None},
         "kl": {"coef": a.kl_coef},
-        "ptx": {"coef": a.ptx_coef if ptx else 0.0, "data": corpus, "ratio": a.ptx_ratio, "max_seq_len": a.ptx_len + 8,
+        "ptx": {"coef": coef, "data": corpus, "ratio": a.ptx_ratio, "max_seq_len": a.ptx_len + 8,
                 "valid_docs": a.ptx_valid, "append_eos": a.ptx_corpus != "self"},
         "optim": {"lr": a.lr, "warmup_iterations": 3},
         "ppo": {"epochs": 1, "minibatches": a.minibatches},
@@ -118,7 +118,21 @@ def run_config(a: argparse.Namespace, ptx: bool, out: Path, corpus: str) -> dict
     del models
     t0 = time.perf_counter()
     train(cfg)
-    return {"start": start, "rows": read_metrics(out), "minutes": (time.perf_counter() - t0) / 60}
+    res = {"start": start, "minutes": (time.perf_counter() - t0) / 60}
+    (out / "result.json").write_text(json.dumps(res, indent=1))  # lets a later invocation reuse this run
+    return {**res, "rows": read_metrics(out)}
+
+
+def reusable(a: argparse.Namespace, out: Path) -> dict | None:
+    """A finished run of the same settings in ``out`` (its result.json and all its iterations)."""
+    from instructrl.runs import read_metrics
+
+    if not (out / "result.json").exists() or not (out / "metrics.jsonl").exists():
+        return None
+    rows = read_metrics(out)
+    if len(rows) != a.iterations:
+        return None
+    return {**json.loads((out / "result.json").read_text()), "rows": rows}
 
 
 def summarise(name: str, r: dict, kl_bound: float) -> dict:
@@ -172,8 +186,7 @@ def plot(results: dict, path: Path) -> None:
 
 
 def readme(a: argparse.Namespace, sums: list[dict], argv: list[str]) -> str:
-    ppo, ptx = sums
-    verdict_ptx = ptx["ptx_drift"] < ppo["ptx_drift"]
+    ppo, ptxs = sums[0], sums[1:]
     lines = [
         "# Does PPO optimise? Plain PPO vs PPO-ptx on " + ("tiny (smoke)" if a.smoke else a.model),
         "",
@@ -184,7 +197,7 @@ def readme(a: argparse.Namespace, sums: list[dict], argv: list[str]) -> str:
          f"Reward: lowercase (share of the response's letters that are lowercase; no missing-EOS penalty, a response cut at {a.response_len} tokens is scored as it is). ")
         + f"{a.iterations} iterations x {a.batch} episodes, {a.minibatches} minibatches, "
         f"policy lr {a.lr}, value {a.value} (lr {a.value_lr}), LoRA {a.lora}, beta {a.kl_coef}; "
-        f"PPO-ptx: gamma {a.ptx_coef}, {a.ptx_ratio} pretraining sequences per episode; "
+        f"PPO-ptx: gamma {', '.join(f'{c:g}' for c in a.ptx_coefs)}, {a.ptx_ratio} pretraining sequences per episode; "
         + (f"pretraining text: {a.ptx_docs} documents sampled from the initial model (unconditional, <= {a.ptx_len} tokens, T = 1), "
            f"each kept exactly as sampled after the opener token (EOS only where the model emitted it), the first {a.ptx_valid} held out" if a.ptx_corpus == "self" else f"pretraining text: generated:{a.ptx_docs}@{a.seed} (instructrl's synthetic corpus)")
         + ".",
@@ -197,16 +210,15 @@ def readme(a: argparse.Namespace, sums: list[dict], argv: list[str]) -> str:
             f"| {s['name']} | {s['minutes']:.1f} | {s['score_first']:.3f} | {s['score_last']:.3f} | {s['eval_score_start']:.3f} -> {s['eval_score_end']:.3f} | "
             f"{s['kl_max']:.2f} / {s['kl_end']:.2f} | {s['ptx_start']:.3f} -> {s['ptx_end']:.3f} | {s['len_end']:.1f} / {s['eos_end']:.2f} |"
         )
-    lines += [
-        "",
-        f"- reward rises: PPO {ppo['reward_rises']}, PPO-ptx {ptx['reward_rises']}",
-        f"- KL bounded (<= {a.kl_bound} nats per episode): PPO {ppo['kl_bounded']}, PPO-ptx {ptx['kl_bounded']}",
-        f"- PPO-ptx keeps the held-out pretraining loss closer to its start: {verdict_ptx} "
-        f"(|end - start| {ptx['ptx_drift']:.3f} vs {ppo['ptx_drift']:.3f} nats/token; signed "
-        f"{ptx['ptx_end'] - ptx['ptx_start']:+.3f} vs {ppo['ptx_end'] - ppo['ptx_start']:+.3f})",
-        "",
-        "Files: `ppo/` and `ppo-ptx/` (config.yaml, metrics.jsonl, samples.jsonl), `curves.png`, `summary.json`.",
-    ]
+    lines.append("")
+    for s in sums:
+        lines.append(f"- {s['name']}: reward rises {s['reward_rises']}; KL bounded (<= {a.kl_bound} nats per episode) {s['kl_bounded']}")
+    for s in ptxs:
+        lines.append(
+            f"- {s['name']} keeps the held-out pretraining loss closer to its start than plain PPO: {s['ptx_drift'] < ppo['ptx_drift']} "
+            f"(|end - start| {s['ptx_drift']:.3f} vs {ppo['ptx_drift']:.3f} nats/token; signed "
+            f"{s['ptx_end'] - s['ptx_start']:+.3f} vs {ppo['ptx_end'] - ppo['ptx_start']:+.3f})")
+    lines += ["", "Files: one folder per run (config.yaml, metrics.jsonl, samples.jsonl, result.json), `curves.png`, `summary.json`."]
     return "\n".join(lines) + "\n"
 
 
@@ -226,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--value-lr", type=float, default=1e-3)
     ap.add_argument("--kl-coef", type=float, default=0.02)
     ap.add_argument("--kl-bound", type=float, default=20.0, help="the KL (nats per episode) the run must stay under")
-    ap.add_argument("--ptx-coef", type=float, default=27.8)
+    ap.add_argument("--ptx-coef", default="27.8", help="gamma of PPO-ptx; a comma list runs one PPO-ptx per value (27.8: the paper)")
+    ap.add_argument("--reuse", action="store_true", help="reuse runs already finished in --record (same folder name, all iterations, result.json)")
     ap.add_argument("--ptx-ratio", type=float, default=1.0, help="pretraining sequences per episode (paper: 8; 1 fits the CPU budget)")
     ap.add_argument("--reward", choices=("lowercase", "word_count"), default="word_count")
     ap.add_argument("--ptx-corpus", choices=("self", "generated"), default="self", help="pretraining text: the initial model's own samples, or instructrl's generated corpus")
@@ -240,16 +253,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--record", required=True, help="records/ folder to write")
     a = ap.parse_args(argv)
+    a.ptx_coefs = [float(c) for c in str(a.ptx_coef).split(",")]
     if a.smoke:
         a.iterations, a.batch, a.response_len, a.ptx_docs, a.ptx_len, a.ptx_valid, a.prompts, a.valid, a.eval_every = 4, 4, 8, 24, 8, 8, 60, 4, 2
     rec = Path(a.record)
     rec.mkdir(parents=True, exist_ok=True)
     corpus = self_corpus(a, rec / "ptx_corpus.jsonl") if a.ptx_corpus == "self" else f"generated:{a.ptx_docs}@{a.seed}"
     results = {}
-    for name, ptx in (("ppo", False), ("ppo-ptx", True)):
+    runs = [("ppo", 0.0)] + [("ppo-ptx" if len(a.ptx_coefs) == 1 else f"ppo-ptx-{c:g}", c) for c in a.ptx_coefs]
+    for name, coef in runs:
         out = rec / name
+        old = reusable(a, out) if a.reuse else None
+        if old is not None:
+            print(f"{name}: reusing the finished run in {out}", flush=True)
+            results[name] = old
+            continue
         shutil.rmtree(out, ignore_errors=True)
-        results[name] = run_config(a, ptx, out, corpus)
+        results[name] = run_config(a, coef, out, corpus)
         for junk in ("final", "value", "checkpoints", "tb", "ema"):  # keep the record small: logs and config only
             shutil.rmtree(out / junk, ignore_errors=True)
     sums = [summarise(n, r, a.kl_bound) for n, r in results.items()]
