@@ -1,6 +1,6 @@
 """Does instructrl's PPO optimise? Plain PPO vs PPO-ptx on smollm2-135m with a programmatic reward.
 
-    python scripts/ppo_optimises.py --record records/2026-11-24_ppo-optimises    # ~2 x 12 min on 2 cores
+    python scripts/ppo_optimises.py --record records/2026-12-02_ppo-ptx-exact-self-corpus   # ~65 min on 2 cores
     python scripts/ppo_optimises.py --smoke --record /tmp/ppo-smoke               # `tiny`, a minute
 
 The reward is ``--reward``: ``word_count`` (default: 1 - |words - target| / target, floored
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--value-lr", type=float, default=1e-3)
     ap.add_argument("--kl-coef", type=float, default=0.02)
     ap.add_argument("--kl-bound", type=float, default=20.0, help="the KL (nats per episode) the run must stay under")
-    ap.add_argument("--ptx-coef", default="27.8", help="gamma of PPO-ptx; a comma list runs one PPO-ptx per value (27.8: the paper)")
+    ap.add_argument("--ptx-coef", default="27.8,2", help="gamma of PPO-ptx; a comma list runs one PPO-ptx per value (27.8: the paper's; 2: its ptx gradient norm matches PPO's at this batch)")
     ap.add_argument("--reuse", action="store_true", help="reuse runs already finished in --record (same folder name, all iterations, result.json)")
     ap.add_argument("--ptx-ratio", type=float, default=1.0, help="pretraining sequences per episode (paper: 8; 1 fits the CPU budget)")
     ap.add_argument("--reward", choices=("lowercase", "word_count"), default="word_count")
