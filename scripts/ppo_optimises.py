@@ -124,7 +124,8 @@ def run_config(a: argparse.Namespace, coef: float, out: Path, corpus: str) -> di
 
 
 def reusable(a: argparse.Namespace, out: Path) -> dict | None:
-    """A finished run of the same settings in ``out`` (its result.json and all its iterations)."""
+    """A finished run in ``out``: its result.json and all ``--iterations`` rows. The settings
+    are not compared: reuse only a folder written with the same arguments."""
     from instructrl.runs import read_metrics
 
     if not (out / "result.json").exists() or not (out / "metrics.jsonl").exists():
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kl-coef", type=float, default=0.02)
     ap.add_argument("--kl-bound", type=float, default=20.0, help="the KL (nats per episode) the run must stay under")
     ap.add_argument("--ptx-coef", default="27.8,2", help="gamma of PPO-ptx; a comma list runs one PPO-ptx per value (27.8: the paper's; 2: its ptx gradient norm matches PPO's at this batch)")
-    ap.add_argument("--reuse", action="store_true", help="reuse runs already finished in --record (same folder name, all iterations, result.json)")
+    ap.add_argument("--reuse", action="store_true", help="reuse runs already finished in --record (matched by folder name and iteration count only, not by settings)")
     ap.add_argument("--ptx-ratio", type=float, default=1.0, help="pretraining sequences per episode (paper: 8; 1 fits the CPU budget)")
     ap.add_argument("--reward", choices=("lowercase", "word_count"), default="word_count")
     ap.add_argument("--ptx-corpus", choices=("self", "generated"), default="self", help="pretraining text: the initial model's own samples, or instructrl's generated corpus")
