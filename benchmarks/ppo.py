@@ -12,6 +12,13 @@ whitening, Adam (0.9, 0.95, eps 1e-5) at one constant learning rate, no gradient
 fp32, the same thread count. TRL runs in its own virtualenv (``benchmarks/trl_venv.sh``),
 each configuration in its own process so peak memory (max RSS) is per configuration.
 
+instructrl keeps freed memory in the process on glibc (``instructrl/runtime.py``; on a CPU
+this spares every step the page faults of re-mapping its activations and gradients). So
+that the ratio measures the code and not only the allocator, ``trl_malloc`` runs TRL with
+the same allocator settings and ``instructrl_nomalloc`` runs instructrl without them:
+
+    python benchmarks/ppo.py --updates 6 --configs trl,trl_malloc,instructrl,instructrl_nomalloc,lora,head
+
 Then instructrl's cheaper configurations: a LoRA policy whose reference is its own base
 with adapters disabled (one copy of the weights), and a value head on the policy (one
 backbone forward serves log-probs and values), alone and together.
@@ -46,7 +53,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = ("trl", "instructrl", "lora", "head", "lora_head")
+CONFIGS = ("trl", "instructrl", "lora", "head", "lora_head", "trl_malloc", "instructrl_nomalloc")
+# instructrl keeps freed memory in the process on glibc (``instructrl.runtime.tune_cpu_allocator``).
+# ``trl_malloc`` runs TRL with the same allocator settings (through glibc's environment
+# variables), ``instructrl_nomalloc`` runs instructrl without them: the ratio between
+# ``instructrl`` and ``trl_malloc`` is the code's own speed-up, with the allocator equalised.
+WORKER = {"trl_malloc": "trl", "instructrl_nomalloc": "instructrl"}
+ENV = {"trl_malloc": {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1)},
+       "instructrl_nomalloc": {"INSTRUCTRL_MALLOC_TUNING": "0"}}
 
 
 # ------------------------------------------------------------------ shared setup (instructrl venv)
@@ -340,7 +354,7 @@ def worker(a: argparse.Namespace) -> None:
     if a.worker == "eval":
         out = run_eval(a, paths, a.policy, a.eval_name)
     else:
-        out = run_trl(a, paths) if a.worker == "trl" else run_instructrl(a, paths, a.worker)
+        out = run_trl(a, paths) if a.worker == "trl" else run_instructrl(a, paths, a.run_name or a.worker)
     out["peak_rss_gb"] = _peak_rss_gb()
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -354,9 +368,12 @@ def trl_python() -> str:
 
 
 def launch(name: str, a: argparse.Namespace, paths: dict, extra: list[str] | None = None) -> dict:
-    py = trl_python() if name == "trl" else sys.executable
-    cmd = [py, __file__, "--worker", name.split(":")[0], "--paths", json.dumps(paths)] + [f"--{k.replace('_', '-')}={v}" for k, v in _shared(a).items()] + (extra or [])
-    env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    kind = WORKER.get(name, name.split(":")[0])
+    py = trl_python() if kind == "trl" else sys.executable
+    run_name = [f"--run-name={name}"] if name in WORKER and kind != "trl" else []
+    cmd = [py, __file__, "--worker", kind, "--paths", json.dumps(paths)] + [f"--{k.replace('_', '-')}={v}" for k, v in _shared(a).items()] + run_name + (extra or [])
+    env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
+           **ENV.get(name, {})}
     print(f"[{name}] running ...", flush=True)
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if a.record:
@@ -379,18 +396,24 @@ def report(results: dict, a: argparse.Namespace, evals: dict | None = None) -> s
         f"PPO benchmark: {a.model} policy/reference/reward/value, batch {a.batch}, {a.response_len}-token responses, "
         f"{a.epochs} epoch x {a.minibatches} minibatch, fp32, {a.threads} threads, {a.updates} updates (speed: updates 2..N)",
         "",
-        f"{'config':<11} {'episodes/s':>10} {'s/update':>9} {'gen tok/s':>9} {'peak GB':>8} {'score':>8}  split gen/score/train",
+        f"{'config':<20} {'episodes/s':>10} {'s/update':>9} {'gen tok/s':>9} {'peak GB':>8} {'score':>8}  split gen/score/train",
     ]
     for name, r in results.items():
         s = r["split"]
         lines.append(
-            f"{name:<11} {r['episodes_per_s']:>10.3f} {r['seconds_per_update']:>9.1f} {r['gen_tokens_per_s']:>9.1f} {r['peak_rss_gb']:>8.2f} "
+            f"{name:<20} {r['episodes_per_s']:>10.3f} {r['seconds_per_update']:>9.1f} {r['gen_tokens_per_s']:>9.1f} {r['peak_rss_gb']:>8.2f} "
             f"{r['score_mean']:>8.3f}  {s['generation']:.0%} / {s['scoring']:.0%} / {s['training']:.0%}"
         )
     if "trl" in results and "instructrl" in results:
         t, i = results["trl"], results["instructrl"]
         lines += ["", f"instructrl / TRL episodes/s: {i['episodes_per_s'] / t['episodes_per_s']:.2f}x (target >= 1.5x); "
                   f"mean training score {i['score_mean']:.3f} vs {t['score_mean']:.3f}; peak memory {i['peak_rss_gb']:.2f} vs {t['peak_rss_gb']:.2f} GB"]
+    if "trl_malloc" in results and "instructrl" in results:
+        t, i = results["trl_malloc"], results["instructrl"]
+        lines += [f"instructrl / TRL with the same allocator settings (trl_malloc): {i['episodes_per_s'] / t['episodes_per_s']:.2f}x"]
+    if "instructrl_nomalloc" in results and "instructrl" in results:
+        u, i = results["instructrl_nomalloc"], results["instructrl"]
+        lines += [f"instructrl's allocator tuning alone (instructrl / instructrl_nomalloc): {i['episodes_per_s'] / u['episodes_per_s']:.2f}x"]
     if evals:
         n = len(next(iter(evals.values()))["scores"])
         lines += ["", f"Held-out evaluation after training: {n} prompts not used in training, one sample each at T = 1 with the same "
@@ -434,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-prompts", type=int, default=0, help="after training, score the initial policy and each side's final policy on this many held-out prompts")
     ap.add_argument("--eval-batch", type=int, default=16, help="generation batch of the held-out evaluation")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--run-name", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--policy", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--eval-name", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--paths", default=None, help=argparse.SUPPRESS)

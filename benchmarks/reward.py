@@ -78,8 +78,8 @@ def run_trl(work: Path, args: argparse.Namespace) -> dict:
         output_dir=str(work / "trl_out"),
         per_device_train_batch_size=args.trl_batch_pairs,
         gradient_accumulation_steps=1,
-        num_train_epochs=1,
-        learning_rate=args.lr,
+        num_train_epochs=args.epochs,
+        learning_rate=args.trl_lr or args.lr,
         lr_scheduler_type="cosine_with_min_lr",
         lr_scheduler_kwargs={"min_lr_rate": 0.1},
         adam_beta1=0.9,
@@ -130,7 +130,7 @@ def run_instructrl(work: Path, args: argparse.Namespace) -> dict:
             "loss": args.loss,
             "batch_size": args.batch_prompts if args.loss == "grouped" else args.trl_batch_pairs,
             "micro_batch_size": args.micro_prompts if args.loss == "grouped" else args.trl_batch_pairs,
-            "epochs": 1.0,
+            "epochs": float(args.epochs),
             "seed": args.seed,
             "resume": False,
             "progress": False,
@@ -269,7 +269,7 @@ def write_record(out: Path, args: argparse.Namespace, per_seed: list[dict]) -> s
         f"{info['n_train_pairs']} pairs and {info['n_valid_prompts']} held-out prompts, mean prompt+response {info['mean_seq_tokens']:.0f} tokens\n"
         f"- instructrl: batch {args.batch_prompts} prompts (micro {args.micro_prompts}) = {args.batch_prompts * args.k * (args.k - 1) // 2} comparisons; "
         f"TRL 1.12: batch {args.trl_batch_pairs} pairs; so the same optimizer steps of the same comparisons per step on both sides; "
-        f"lr {args.lr}, cosine to 10%, 1 epoch, AdamW (0.9, 0.95), clip 1.0, fp32, {args.threads} threads each, each side in its own process, one after the other\n"
+        f"lr {args.lr}{f' (TRL {args.trl_lr})' if args.trl_lr else ''}, cosine to 10%, {args.epochs} epoch(s), AdamW (0.9, 0.95), clip 1.0, fp32, {args.threads} threads each, each side in its own process, one after the other\n"
         f"- comparisons/s = pairs trained / summed optimizer-step time (forward, backward, step; instructrl's also includes packing), "
         f"the first (warm-up) step of each side excluded; model loading, data preparation, evaluation and TRL's trainer setup are excluded\n"
         f"- held-out metrics: both trained models scored by the same code (`benchmarks/reward.py:heldout`)\n\n"
@@ -291,6 +291,8 @@ def main() -> None:
     ap.add_argument("--micro-prompts", type=int, default=2, help="instructrl micro-batch (prompts)")
     ap.add_argument("--trl-batch-pairs", type=int, default=0, help="TRL batch in pairs (0: 6 x --batch-prompts, equal steps and comparisons per step)")
     ap.add_argument("--lr", type=float, default=3e-5, help="both sides (instructrl-only pilot on seed 0: 1e-5 -> 0.560, 3e-5 -> 0.627, 1e-4 -> 0.640 held-out)")
+    ap.add_argument("--trl-lr", type=float, default=None, help="TRL's learning rate when it should differ from --lr (each side at its own best)")
+    ap.add_argument("--epochs", type=int, default=1, help="passes over the training rankings, both sides (the paper: 1)")
     ap.add_argument("--max-len", type=int, default=256, help="max prompt + response tokens")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)

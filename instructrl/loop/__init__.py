@@ -49,6 +49,9 @@ def run(cfg: LoopConfig, only: str | None = None) -> Path:
     from .report import summary_table, write_report, load_rounds
     from .stages import is_done
 
+    from instructrl.runtime import tune_cpu_allocator
+
+    tune_cpu_allocator()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     root = cfg.root

@@ -28,6 +28,7 @@ from instructrl.data.schemas import DataError, Prompt, Ranking
 from instructrl.data.sources import load_demonstrations
 from instructrl.models.heads import load_scalar_model, set_normalization
 from instructrl.runs import MetricsLogger, latest_checkpoint, prune_checkpoints, write_provenance
+from instructrl.runtime import tune_cpu_allocator
 from instructrl.sft.train import cosine_lambda, global_batch, micro_batches
 
 from .config import RewardConfig
@@ -256,6 +257,7 @@ def train(cfg: RewardConfig) -> Path:
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
+    tune_cpu_allocator()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     acc = Accelerator()

@@ -30,6 +30,7 @@ from instructrl.models.attention import is_enabled as attention_is_enabled
 from instructrl.models.loader import load_causal_lm
 from instructrl.models.logprobs import lm_loss_sum
 from instructrl.runs import MetricsLogger, latest_checkpoint, prune_checkpoints, write_provenance
+from instructrl.runtime import tune_cpu_allocator
 
 from .config import SFTConfig
 
@@ -292,6 +293,7 @@ def train(cfg: SFTConfig, *, score_fn: ScoreFn | None = None) -> Path:
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
+    tune_cpu_allocator()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     acc = Accelerator()
