@@ -12,7 +12,8 @@ Same backbone and head (one initial RM saved once and loaded by both), same rank
 Reported: comparisons/s (= pairs trained per second of the training loop), the ratio, peak
 RSS of each side's process, and held-out pairwise accuracy / log loss of both trained
 models scored by the same code. Each side runs in its own process (TRL in the
-``benchmarks/trl_venv.sh`` virtualenv). Results go to ``records/<date>_reward-vs-trl/``.
+``benchmarks/trl_venv.sh`` virtualenv, with the glibc allocator settings instructrl applies
+to itself, ``instructrl/runtime.py``, so that the ratio compares code). Results go to ``records/<date>_reward-vs-trl/``.
 
     python benchmarks/reward.py --seeds 0             # one seed (~10 min on 2 idle cores)
     python benchmarks/reward.py --seeds 0,1,2         # the record run: 3 seeds, ~30 min
@@ -219,6 +220,8 @@ def child(side: str, work: Path, args: argparse.Namespace, python: str, log) -> 
     cmd = [python, str(Path(__file__).resolve()), "--side", side, "--work", str(work), *sys.argv[1:], "--seed", str(args.seed)]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     env.pop("VIRTUAL_ENV", None)
+    if side == "trl":  # the allocator settings instructrl applies to itself (instructrl/runtime.py), so speed compares code
+        env.update({"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1)})
     t0 = time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     log.write(f"\n===== {side} ({time.perf_counter() - t0:.0f} s) =====\n{out.stdout}\n{out.stderr[-20000:]}\n")
