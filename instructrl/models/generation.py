@@ -12,6 +12,8 @@ vLLM backend for GPU users can be added without touching PPO. The HF backend her
 
 from __future__ import annotations
 
+import inspect
+
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
@@ -60,6 +62,27 @@ def _filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tens
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter(-1, idx, sorted_logits)
     return logits
+
+
+def cache_kwarg(model: Any) -> str:
+    """The forward keyword of the KV cache: ``cache`` in transformers 5.x (where
+    ``past_key_values`` is deprecated, to be removed in 5.40), ``past_key_values`` before."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT wrapper passes kwargs on
+    try:
+        params = inspect.signature(base.forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def output_cache(out: Any) -> Any:
+    """The KV cache a forward returned (``cache`` in transformers 5.x, ``past_key_values`` before),
+    read without touching the deprecated attribute."""
+    for key in ("cache", "past_key_values"):
+        value = out.get(key) if hasattr(out, "get") else getattr(out, key, None)
+        if value is not None:
+            return value
+    raise ValueError("the model returned no KV cache (use_cache=True was passed)")
 
 
 def _left_pad(prompt_ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,8 +134,9 @@ class HFGenerator:
         ids, mask = _left_pad(prompt_ids, self.pad_token_id)
         ids, mask = ids.to(device), mask.to(device)
         pos = position_ids_from_mask(mask)
+        cache_kw = cache_kwarg(model)
         out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
-        cache = out.past_key_values
+        cache = output_cache(out)
         logits = out.logits[:, -1, :].float()
         next_pos = pos[:, -1:] + 1  # (b, 1)
         active = torch.arange(B)  # original row of each batch row
@@ -151,12 +175,12 @@ class HFGenerator:
                 input_ids=tok.unsqueeze(-1),
                 attention_mask=mask,
                 position_ids=next_pos,
-                past_key_values=cache,
                 use_cache=True,
                 logits_to_keep=1,
+                **{cache_kw: cache},
             )
             n_forward += int(tok.numel())
-            cache = out.past_key_values
+            cache = output_cache(out)
             logits = out.logits[:, -1, :].float()
             next_pos = next_pos + 1
         model.train(was_training)
