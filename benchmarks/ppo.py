@@ -58,6 +58,8 @@ CONFIGS = ("trl", "instructrl", "lora", "head", "lora_head", "trl_malloc", "inst
 # ``trl_malloc`` runs TRL with the same allocator settings (through glibc's environment
 # variables), ``instructrl_nomalloc`` runs instructrl without them: the ratio between
 # ``instructrl`` and ``trl_malloc`` is the code's own speed-up, with the allocator equalised.
+# (``trl_malloc`` writes TRL's run directory, ``run-trl``, again; the allocator does not change
+# what is computed, so the evaluated TRL policy is the same either way.)
 WORKER = {"trl_malloc": "trl", "instructrl_nomalloc": "instructrl"}
 ENV = {"trl_malloc": {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1)},
        "instructrl_nomalloc": {"INSTRUCTRL_MALLOC_TUNING": "0"}}

@@ -106,7 +106,7 @@ def run_trl(work: Path, args: argparse.Namespace) -> dict:
     wall = time.perf_counter() - t0
     trainer.model.save_pretrained(work / "trl_model")
     tok.save_pretrained(work / "trl_model")
-    sizes = [args.trl_batch_pairs] * (len(rows) // args.trl_batch_pairs) + ([len(rows) % args.trl_batch_pairs] if len(rows) % args.trl_batch_pairs else [])
+    sizes = ([args.trl_batch_pairs] * (len(rows) // args.trl_batch_pairs) + ([len(rows) % args.trl_batch_pairs] if len(rows) % args.trl_batch_pairs else [])) * args.epochs
     timed = slice(1, None) if len(timer.times) > 1 else slice(None)  # the first step is warm-up
     n, t = sum(sizes[timed]), sum(timer.times[timed])
     return {"side": "trl", "comparisons": n, "train_s": t, "comparisons_per_s": n / t, "steps": len(timer.times), "train_call_s": wall, "peak_rss_mib": peak_rss_mib()}
