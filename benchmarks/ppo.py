@@ -61,8 +61,7 @@ CONFIGS = ("trl", "instructrl", "lora", "head", "lora_head", "trl_malloc", "inst
 # (``trl_malloc`` writes TRL's run directory, ``run-trl``, again; the allocator does not change
 # what is computed, so the evaluated TRL policy is the same either way.)
 WORKER = {"trl_malloc": "trl", "instructrl_nomalloc": "instructrl"}
-ENV = {"trl_malloc": {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1)},
-       "instructrl_nomalloc": {"INSTRUCTRL_MALLOC_TUNING": "0"}}
+
 
 
 # ------------------------------------------------------------------ shared setup (instructrl venv)
@@ -374,8 +373,13 @@ def launch(name: str, a: argparse.Namespace, paths: dict, extra: list[str] | Non
     py = trl_python() if kind == "trl" else sys.executable
     run_name = [f"--run-name={name}"] if name in WORKER and kind != "trl" else []
     cmd = [py, __file__, "--worker", kind, "--paths", json.dumps(paths)] + [f"--{k.replace('_', '-')}={v}" for k, v in _shared(a).items()] + run_name + (extra or [])
-    env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
-           **ENV.get(name, {})}
+    env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    if name == "trl_malloc":
+        from instructrl.runtime import GLIBC_MALLOC_ENV
+
+        env.update(GLIBC_MALLOC_ENV)
+    elif name == "instructrl_nomalloc":
+        env["INSTRUCTRL_MALLOC_TUNING"] = "0"
     print(f"[{name}] running ...", flush=True)
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if a.record:

@@ -106,7 +106,8 @@ def run_trl(work: Path, args: argparse.Namespace) -> dict:
     wall = time.perf_counter() - t0
     trainer.model.save_pretrained(work / "trl_model")
     tok.save_pretrained(work / "trl_model")
-    sizes = ([args.trl_batch_pairs] * (len(rows) // args.trl_batch_pairs) + ([len(rows) % args.trl_batch_pairs] if len(rows) % args.trl_batch_pairs else [])) * args.epochs
+    full, rest = divmod(len(rows), args.trl_batch_pairs)
+    sizes = ([args.trl_batch_pairs] * full + ([rest] if rest else [])) * args.epochs  # pairs per step, every epoch
     timed = slice(1, None) if len(timer.times) > 1 else slice(None)  # the first step is warm-up
     n, t = sum(sizes[timed]), sum(timer.times[timed])
     return {"side": "trl", "comparisons": n, "train_s": t, "comparisons_per_s": n / t, "steps": len(timer.times), "train_call_s": wall, "peak_rss_mib": peak_rss_mib()}
@@ -221,7 +222,9 @@ def child(side: str, work: Path, args: argparse.Namespace, python: str, log) -> 
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     env.pop("VIRTUAL_ENV", None)
     if side == "trl":  # the allocator settings instructrl applies to itself (instructrl/runtime.py), so speed compares code
-        env.update({"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1)})
+        from instructrl.runtime import GLIBC_MALLOC_ENV
+
+        env.update(GLIBC_MALLOC_ENV)
     t0 = time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     log.write(f"\n===== {side} ({time.perf_counter() - t0:.0f} s) =====\n{out.stdout}\n{out.stderr[-20000:]}\n")

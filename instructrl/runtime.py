@@ -16,27 +16,27 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 
 M_TRIM_THRESHOLD = -1  # glibc malloc.h
 M_MMAP_MAX = -4
-_INT_MAX = 2**31 - 1
-_state: dict[str, bool] = {}
+TRIM_THRESHOLD = 2**31 - 1  # mallopt takes an int: 2 GiB is its largest value
+# The same settings through glibc's environment variables, for a process instructrl does not
+# run itself (the benchmarks give them to TRL so that speed ratios compare code).
+GLIBC_MALLOC_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
 
 
+@functools.cache
 def tune_cpu_allocator() -> bool:
     """Keep freed memory in the process heap (glibc): no mmap for large blocks, heap trimmed
     only above 2 GiB of free top. Idempotent; returns whether the settings are in force."""
-    if "done" in _state:
-        return _state["done"]
-    ok = False
-    if os.environ.get("INSTRUCTRL_MALLOC_TUNING", "1").strip().lower() not in ("0", "false", "no", "off"):
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            mallopt = libc.mallopt
-            mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-            ok = bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, _INT_MAX))
-        except (OSError, AttributeError):  # not glibc (musl, macOS, Windows): leave the allocator alone
-            ok = False
-    _state["done"] = ok
-    return ok
+    if os.environ.get("INSTRUCTRL_MALLOC_TUNING", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows): leave the allocator alone
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))

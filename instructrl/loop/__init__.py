@@ -45,11 +45,10 @@ def run(cfg: LoopConfig, only: str | None = None) -> Path:
     import torch
 
     from instructrl.runs import write_provenance
+    from instructrl.runtime import tune_cpu_allocator
 
     from .report import summary_table, write_report, load_rounds
     from .stages import is_done
-
-    from instructrl.runtime import tune_cpu_allocator
 
     tune_cpu_allocator()
     if cfg.threads:

@@ -13,7 +13,6 @@ vLLM backend for GPU users can be added without touching PPO. The HF backend her
 from __future__ import annotations
 
 import inspect
-
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
