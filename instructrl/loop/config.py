@@ -39,6 +39,7 @@ class LoopDataConfig:
     rank_prompts: int = field(300, help="prompts ranked per round")
     k: int = field(4, help="responses ranked per prompt (paper: 4..9)")
     test_prompts: int = field(200, help="evaluation prompts from held-out (test) users")
+    closed_domain_test: int = field(96, help="extra closed-domain test prompts (held-out users) the hallucination rate is also measured on (docs/loop.md)")
     ptx_docs: int = field(3000, help="pretraining documents for the SFT mix and PPO-ptx")
     heldout_docs: int = field(200, help="held-out pretraining documents for the alignment tax")
     seed: int = field(0, help="seed of the prompt generator and splits")
@@ -46,6 +47,8 @@ class LoopDataConfig:
     def __post_init__(self) -> None:
         if not 4 <= self.k <= 9 and self.k != 2 and self.k != 3:
             raise ValueError(f"data.k must be in 2..9 (paper: 4..9), got {self.k}")
+        if self.closed_domain_test < 0:
+            raise ValueError(f"data.closed_domain_test must be >= 0, got {self.closed_domain_test}")
         if len(self.split) != 3 or abs(sum(self.split) - 1.0) > 1e-6:
             raise ValueError(f"data.split must be 3 fractions summing to 1, got {self.split}")
 

@@ -3,7 +3,9 @@
 On test prompts from held-out users: win rate of the round's policy against the SFT policy
 (both presentation orders, ties half, Wilson 95% interval), mean Likert and the rates of
 fails-to-follow, constraint satisfied (prompts with explicit constraints only),
-closed-domain hallucination (prompts with a passage only) and inappropriate; the reward
+closed-domain hallucination (prompts with a passage: those among the test prompts plus
+the extra closed-domain test set, ``data.closed_domain_test``, since the Table 1 mix puts
+only ~9% of prompts there) and inappropriate, with Wilson intervals for the rates; the reward
 model's accuracy on these fresh comparisons; KL to the SFT reference on T=1 samples; and
 the held-out pretraining loss (the alignment tax). Responses are cached per policy, so
 rerunning the stage re-judges without generating again.
@@ -21,7 +23,7 @@ import torch
 from instructrl.data import Prompt, read_jsonl
 
 from .config import LoopConfig
-from .stages import mark_done
+from .stages import closed_test_prompts, mark_done
 
 
 def _responses(cfg: LoopConfig, policy: Path, prompts: Sequence[Prompt], cache: Path) -> list[str]:
@@ -38,8 +40,14 @@ def _responses(cfg: LoopConfig, policy: Path, prompts: Sequence[Prompt], cache: 
     return texts
 
 
-def rating_summary(panel: Any, prompts: Sequence[Prompt], responses: Sequence[str]) -> dict[str, float]:
-    """Likert and metadata rates from held-out labelers (one per prompt, round robin)."""
+def rating_summary(panel: Any, prompts: Sequence[Prompt], responses: Sequence[str],
+                   closed_prompts: Sequence[Prompt] = (), closed_responses: Sequence[str] = ()) -> dict[str, float]:
+    """Likert and metadata rates from held-out labelers (one per prompt, round robin), with
+    Wilson 95% intervals for the constraint and hallucination rates. Hallucination is rated
+    on the closed-domain prompts among ``prompts`` plus ``closed_prompts`` (the extra
+    closed-domain test set), which count for nothing else."""
+    from instructrl.evals.stats import wilson_interval
+
     labelers = panel.labelers
     likert, fails, inappropriate = [], [], []
     sat, halluc = [], []
@@ -53,12 +61,17 @@ def rating_summary(panel: Any, prompts: Sequence[Prompt], responses: Sequence[st
             sat.append(rating.flag("satisfies_constraint"))
         if spec.get("closed_domain"):
             halluc.append(rating.flag("hallucination"))
+    for i, (p, r) in enumerate(zip(closed_prompts, closed_responses), start=len(prompts)):
+        halluc.append(labelers[i % len(labelers)].rate(p, r).flag("hallucination"))
     mean = lambda xs: float(sum(xs) / len(xs)) if xs else float("nan")
+    ci = lambda xs: list(wilson_interval(mean(xs), len(xs))) if xs else [float("nan"), float("nan")]
     return {
         "likert": mean(likert),
         "fails_to_follow": mean(fails),
         "constraint_satisfied": mean(sat),
+        "constraint_satisfied_ci": ci(sat),
         "hallucination": mean(halluc),
+        "hallucination_ci": ci(halluc),
         "inappropriate": mean(inappropriate),
         "n_constrained": float(len(sat)),
         "n_closed_domain": float(len(halluc)),
@@ -121,13 +134,16 @@ def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
         if (root / f"round-{k}" / "ppo-noptx" / "final").exists():
             policies["ppo-noptx"] = root / f"round-{k}" / "ppo-noptx" / "final"
     responses = {n: _responses(cfg, p, prompts, d / f"responses-{n}.jsonl") for n, p in policies.items()}
+    closed = closed_test_prompts(root)
+    closed_responses = {n: _responses(cfg, p, closed, d / f"responses-{n}-closed.jsonl") if closed else []
+                        for n, p in policies.items()}
     panel = make_backend(cfg, pool="heldout") if cfg.labelers == "simulated" else None
     texts = [t for t in (root / "data" / "heldout.txt").read_text().split("\n\n") if t.strip()]
-    result: dict[str, Any] = {"round": k, "n_prompts": len(prompts), "policies": {}}
+    result: dict[str, Any] = {"round": k, "n_prompts": len(prompts), "n_closed_extra": len(closed), "policies": {}}
     for name, path in policies.items():
         row: dict[str, Any] = {"heldout_ptx_loss": heldout_loss(path, texts)}
         if panel is not None:
-            row.update(rating_summary(panel, prompts, responses[name]))
+            row.update(rating_summary(panel, prompts, responses[name], closed, closed_responses[name]))
         if name != "sft":
             judge = BackendJudge(make_backend(cfg, pool="heldout"), f"{cfg.name}/round-{k}/eval-{name}-vs-sft", poll_s=cfg.labelers_poll_s)
             wr, records = judge_win_rate(judge, prompts, responses[name], responses["sft"])

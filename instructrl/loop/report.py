@@ -114,8 +114,15 @@ def _plot_overopt(curves: dict[int, list[dict[str, float]]], out: Path) -> None:
 
 
 def summary_table(rounds: list[dict[str, Any]]) -> str:
-    lines = ["| policy | win rate vs SFT (95% CI) | Likert | fails to follow | constraints met | hallucination | inappropriate | KL to SFT | held-out ptx loss (vs SFT) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| policy | win rate vs SFT (95% CI) | Likert | fails to follow | constraints met (95% CI) | hallucination (95% CI) | inappropriate | KL to SFT | held-out ptx loss (vs SFT) |", "|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda x: "n/a" if x is None or x != x else f"{x:.3f}"
+
+    def rate(row: dict[str, Any], key: str) -> str:  # "0.438 (0.349-0.531)" where an interval exists
+        lo_hi = row.get(f"{key}_ci")
+        if not lo_hi or lo_hi[0] != lo_hi[0]:
+            return fmt(row.get(key))
+        return f"{fmt(row.get(key))} ({lo_hi[0]:.2f}-{lo_hi[1]:.2f})"
+
     entries = [("SFT", rounds[-1]["policies"]["sft"])] if rounds else []
     for r in rounds:
         for name, row in r["policies"].items():
@@ -125,8 +132,8 @@ def summary_table(rounds: list[dict[str, Any]]) -> str:
         wr = row.get("win_rate")
         wrs = f"{wr['win_rate']:.3f} ({wr['ci_low']:.3f}-{wr['ci_high']:.3f})" if wr else "-"
         lines.append(
-            f"| {label} | {wrs} | {fmt(row.get('likert'))} | {fmt(row.get('fails_to_follow'))} | {fmt(row.get('constraint_satisfied'))} | "
-            f"{fmt(row.get('hallucination'))} | {fmt(row.get('inappropriate'))} | {fmt(row.get('kl_to_sft'))} | "
+            f"| {label} | {wrs} | {fmt(row.get('likert'))} | {fmt(row.get('fails_to_follow'))} | {rate(row, 'constraint_satisfied')} | "
+            f"{rate(row, 'hallucination')} | {fmt(row.get('inappropriate'))} | {fmt(row.get('kl_to_sft'))} | "
             f"{fmt(row.get('heldout_ptx_loss'))} ({100 * row.get('heldout_ptx_loss_vs_sft', 0):+.1f}%) |"
         )
     return "\n".join(lines)
@@ -151,6 +158,12 @@ def write_report(root: Path, heldout_seed: int, timings: dict[str, float]) -> Pa
     ks = [r["round"] for r in rounds if r["round"] >= 1]
     parts = [f"# instructrl loop report: {root.name}\n", "Judged by the held-out simulated panel on test prompts from held-out users.\n"]
     parts.append(summary_table(rounds) + "\n")
+    if rounds:
+        sft = rounds[-1]["policies"]["sft"]
+        parts.append(f"Win rate and Likert over {rounds[-1]['n_prompts']} test prompts; constraints over the "
+                     f"{sft.get('n_constrained', float('nan')):.0f} of them with explicit constraints; hallucination over "
+                     f"{sft.get('n_closed_domain', float('nan')):.0f} closed-domain prompts (those among the test "
+                     f"prompts and {rounds[-1].get('n_closed_extra', 0)} extra, `data.closed_domain_test`).\n")
     if ks:
         _plot_curves(root, ks, root / "ppo_curves.png")
         _plot_winrate(rounds, root / "winrate.png")

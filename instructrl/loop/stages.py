@@ -4,7 +4,7 @@ stopped and any stage can be rerun alone (delete its marker, or ``--only``).
 
 Layout::
 
-    runs/<name>/data/{train,valid,test}.jsonl, ptx.txt, heldout.txt   prompt dataset
+    runs/<name>/data/{train,valid,test,test-closed}.jsonl, ptx.txt, heldout.txt   prompt dataset
     runs/<name>/base/                                                   pretrained base LM (CPU preset)
     runs/<name>/round-0/{data,sft}/                                     demonstrations -> SFT
     runs/<name>/round-<k>/{data,rm,ppo,eval}/                           rankings -> RM -> PPO-ptx -> eval
@@ -12,6 +12,7 @@ Layout::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -58,16 +59,53 @@ def prepare_data(cfg: LoopConfig, root: Path) -> None:
     write_jsonl(d / "train.jsonl", train)
     write_jsonl(d / "valid.jsonl", valid)
     write_jsonl(d / "test.jsonl", test)
+    closed = closed_domain_test_set(dc.closed_domain_test, dc.seed, test, prompts, dc.difficulty)
+    write_jsonl(d / "test-closed.jsonl", closed)
     docs = generate_pretraining_corpus(dc.ptx_docs + dc.heldout_docs, seed=dc.seed + 7)
     (d / "ptx.txt").write_text("\n\n".join(docs[: dc.ptx_docs]))
     (d / "heldout.txt").write_text("\n\n".join(docs[dc.ptx_docs :]))
-    info = {"generated": len(prompts), "train": len(train), "valid": len(valid), "test": len(test)}
+    info = {"generated": len(prompts), "train": len(train), "valid": len(valid), "test": len(test), "test_closed": len(closed)}
     need = dc.sft_prompts + cfg.rounds * dc.rank_prompts
     if len(train) < need:
         raise ValueError(f"data: {len(train)} training prompts after processing, {need} needed (sft_prompts + rounds * rank_prompts); raise data.n_prompts")
     if len(test) < dc.test_prompts:
         raise ValueError(f"data: {len(test)} test prompts after processing, {dc.test_prompts} needed; raise data.n_prompts or lower data.test_prompts")
     mark_done(d, info)
+
+
+CLOSED_DOMAIN_MIX = {"summarization": 4.2, "closed_qa": 2.6, "extraction": 1.9}  # Table 1's weights
+
+
+def closed_domain_test_set(n: int, seed: int, test: Sequence[Prompt], existing: Sequence[Prompt],
+                           difficulty: str = "medium") -> list[Prompt]:
+    """``n`` extra closed-domain prompts (the passage tasks, in Table 1's proportions) for
+    measuring hallucination: sent by the held-out test users (round robin over them, so no
+    training user sees them), ids ``closed-...``, and none sharing a 100-character prefix
+    with any generated prompt (the paper's dedup) or with each other."""
+    from instructrl.tasks import generate_prompts
+    from instructrl.tasks.processing import prefix_key
+
+    if n <= 0:
+        return []
+    users = sorted({p.user_id for p in test if p.user_id is not None})
+    if not users:
+        raise ValueError("data: no test users to send the closed-domain test prompts")
+    seen = {prefix_key(p) for p in existing}
+    out: list[Prompt] = []
+    for draw in range(1, 9):  # prefix collisions are rare: a second draw fills any gap
+        for p in generate_prompts(2 * n, seed=seed + 7919 * draw, mix=CLOSED_DOMAIN_MIX, difficulty=difficulty):
+            if len(out) < n and prefix_key(p) not in seen:
+                seen.add(prefix_key(p))
+                out.append(p)
+        if len(out) == n:
+            break
+    return [dataclasses.replace(p, id=f"closed-{i:05d}", user_id=users[i % len(users)]) for i, p in enumerate(out)]
+
+
+def closed_test_prompts(root: Path) -> list[Prompt]:
+    """The extra closed-domain test prompts (none for runs made before they existed)."""
+    path = root / "data" / "test-closed.jsonl"
+    return read_jsonl(path, Prompt).records if path.exists() else []
 
 
 def train_prompts(root: Path) -> list[Prompt]:

@@ -35,6 +35,11 @@ def _normalize(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def prefix_key(p: Prompt, prefix_chars: int = 100) -> str:
+    """What :func:`dedup_by_prefix` compares: the first ``prefix_chars`` of the normalized text."""
+    return _normalize(p.as_text())[:prefix_chars]
+
+
 def dedup_by_prefix(prompts: list[Prompt], prefix_chars: int = 100) -> list[Prompt]:
     """Keep the first of the prompts whose normalized text (lowercased, whitespace collapsed)
     starts with the same ``prefix_chars`` characters; shorter prompts compare whole."""
@@ -43,7 +48,7 @@ def dedup_by_prefix(prompts: list[Prompt], prefix_chars: int = 100) -> list[Prom
     seen: set[str] = set()
     out = []
     for p in prompts:
-        key = _normalize(p.as_text())[:prefix_chars]
+        key = prefix_key(p, prefix_chars)
         if key not in seen:
             seen.add(key)
             out.append(p)

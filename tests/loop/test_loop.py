@@ -57,13 +57,17 @@ def test_two_round_loop_resumes_after_kill(tmp_path):
         ppo = ev["policies"]["ppo"]
         assert 0.0 <= ppo["win_rate"]["win_rate"] <= 1.0 and ppo["win_rate"]["n"] == 16
         assert 1.0 <= ppo["likert"] <= 7.0 and ppo["kl_to_sft"] == ppo["kl_to_sft"]
+        # hallucination over the 8 extra closed-domain prompts plus those among the 16
+        assert ev["n_closed_extra"] == 8 and ppo["n_closed_domain"] >= 8
+        assert ppo["hallucination_ci"][0] <= ppo["hallucination"] <= ppo["hallucination_ci"][1]
+        assert len((root / f"round-{k}" / "eval" / "responses-ppo-closed.jsonl").read_text().splitlines()) == 8
         assert (root / f"round-{k}" / "data" / "rankings.jsonl").exists()
     # the RM of round 2 trained on the rankings of rounds 1 and 2
     n1 = len((root / "round-1" / "data" / "rankings.jsonl").read_text().splitlines())
     n2 = len((root / "round-2" / "rm-data" / "rankings.jsonl").read_text().splitlines())
     assert n2 > n1
     report = (root / "report.md").read_text()
-    assert "win rate vs SFT" in report and (root / "winrate.png").exists() and (root / "overoptimization.png").exists()
+    assert "win rate vs SFT" in report and "hallucination (95% CI)" in report and "8 extra" in report and (root / "winrate.png").exists() and (root / "overoptimization.png").exists()
     assert elapsed < 180  # the issue asks < 1 min on an idle machine; CI shares 2 cores with nothing else
 
 
