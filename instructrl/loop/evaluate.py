@@ -134,10 +134,11 @@ def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
         if (root / f"round-{k}" / "ppo-noptx" / "final").exists():
             policies["ppo-noptx"] = root / f"round-{k}" / "ppo-noptx" / "final"
     responses = {n: _responses(cfg, p, prompts, d / f"responses-{n}.jsonl") for n, p in policies.items()}
-    closed = closed_test_prompts(root)
+    panel = make_backend(cfg, pool="heldout") if cfg.labelers == "simulated" else None
+    # the extra closed-domain prompts only feed the panel's hallucination rate
+    closed = closed_test_prompts(root) if panel is not None else []
     closed_responses = {n: _responses(cfg, p, closed, d / f"responses-{n}-closed.jsonl") if closed else []
                         for n, p in policies.items()}
-    panel = make_backend(cfg, pool="heldout") if cfg.labelers == "simulated" else None
     texts = [t for t in (root / "data" / "heldout.txt").read_text().split("\n\n") if t.strip()]
     result: dict[str, Any] = {"round": k, "n_prompts": len(prompts), "n_closed_extra": len(closed), "policies": {}}
     for name, path in policies.items():

@@ -73,7 +73,7 @@ def prepare_data(cfg: LoopConfig, root: Path) -> None:
     mark_done(d, info)
 
 
-CLOSED_DOMAIN_MIX = {"summarization": 4.2, "closed_qa": 2.6, "extraction": 1.9}  # Table 1's weights
+CLOSED_DOMAIN_CATEGORIES = ("summarization", "closed_qa", "extraction")  # the tasks with a passage
 
 
 def closed_domain_test_set(n: int, seed: int, test: Sequence[Prompt], existing: Sequence[Prompt],
@@ -82,7 +82,7 @@ def closed_domain_test_set(n: int, seed: int, test: Sequence[Prompt], existing: 
     measuring hallucination: sent by the held-out test users (round robin over them, so no
     training user sees them), ids ``closed-...``, and none sharing a 100-character prefix
     with any generated prompt (the paper's dedup) or with each other."""
-    from instructrl.tasks import generate_prompts
+    from instructrl.tasks import TABLE1_MIX, generate_prompts
     from instructrl.tasks.processing import prefix_key
 
     if n <= 0:
@@ -92,13 +92,17 @@ def closed_domain_test_set(n: int, seed: int, test: Sequence[Prompt], existing: 
         raise ValueError("data: no test users to send the closed-domain test prompts")
     seen = {prefix_key(p) for p in existing}
     out: list[Prompt] = []
-    for draw in range(1, 9):  # prefix collisions are rare: a second draw fills any gap
-        for p in generate_prompts(2 * n, seed=seed + 7919 * draw, mix=CLOSED_DOMAIN_MIX, difficulty=difficulty):
+    mix = {c: TABLE1_MIX[c] for c in CLOSED_DOMAIN_CATEGORIES}
+    for draw in range(1, 9):  # each draw of 2n usually fills the set; prefix collisions cost the rest
+        for p in generate_prompts(2 * n, seed=seed + 7919 * draw, mix=mix, difficulty=difficulty):
             if len(out) < n and prefix_key(p) not in seen:
                 seen.add(prefix_key(p))
                 out.append(p)
         if len(out) == n:
             break
+    if len(out) < n:
+        raise ValueError(f"data: only {len(out)} of data.closed_domain_test={n} closed-domain prompts are distinct "
+                         "from the generated ones by prefix; lower data.closed_domain_test")
     return [dataclasses.replace(p, id=f"closed-{i:05d}", user_id=users[i % len(users)]) for i, p in enumerate(out)]
 
 

@@ -5,7 +5,7 @@ import math
 
 from instructrl.labelers import heldout_panel
 from instructrl.loop.evaluate import rating_summary
-from instructrl.loop.stages import CLOSED_DOMAIN_MIX, closed_domain_test_set
+from instructrl.loop.stages import CLOSED_DOMAIN_CATEGORIES, closed_domain_test_set
 from instructrl.tasks import demonstrate, generate_prompts
 from instructrl.tasks.processing import prefix_key, process_prompts
 
@@ -21,7 +21,7 @@ def test_closed_set_is_closed_domain_from_test_users_and_deduplicated():
     closed = closed_domain_test_set(40, 3, test, prompts)
     assert len(closed) == 40 and len({p.id for p in closed}) == 40
     assert all(p.id.startswith("closed-") for p in closed)
-    assert {p.category for p in closed} <= set(CLOSED_DOMAIN_MIX) and len({p.category for p in closed}) == 3
+    assert {p.category for p in closed} <= set(CLOSED_DOMAIN_CATEGORIES) and len({p.category for p in closed}) == 3
     assert all(p.metadata["spec"]["closed_domain"] and p.metadata["spec"]["passage"] for p in closed)
     test_users = {p.user_id for p in test}
     assert {p.user_id for p in closed} <= test_users
