@@ -39,6 +39,15 @@ with its standard error, the paired difference to the initial policy, and instru
 
     python benchmarks/ppo.py --updates 6 --lr 1e-5 --configs trl,instructrl,lora,head \
         --rm runs/hh-helpful-rm/final --eval-prompts 32 --record records/<date>_ppo-vs-trl-hh-rm
+
+One sample per prompt leaves a standard error of ~0.3 on the difference at 32 prompts;
+``--eval-samples K`` samples every held-out prompt K times (a prompt's score is the mean of
+its K samples, the pairing and standard errors stay per prompt). Each launch's training
+results are saved in ``--work``, so ``--eval-only`` redoes the evaluation of the last run
+with the same settings without retraining (e.g. with more prompts or samples):
+
+    python benchmarks/ppo.py --updates 40 --lr 1e-5 --configs trl,instructrl \
+        --eval-prompts 128 --eval-samples 4 --record records/<date>_ppo-vs-trl-40-updates-eval512
 """
 
 from __future__ import annotations
@@ -67,9 +76,10 @@ WORKER = {"trl_malloc": "trl", "instructrl_nomalloc": "instructrl"}
 # ------------------------------------------------------------------ shared setup (instructrl venv)
 
 
-def prepare(work: Path, model: str, n_prompts: int, seed: int, rm: str | None = None, n_eval: int = 0) -> dict:
+def prepare(work: Path, model: str, n_prompts: int, seed: int, rm: str | None = None, n_eval: int = 0, eval_samples: int = 1) -> dict:
     """The policy and reward-model directories, prompts (JSONL for instructrl, token ids for TRL),
-    and held-out evaluation prompts (drawn with another seed) when ``n_eval`` > 0."""
+    and held-out evaluation prompts (drawn with another seed) when ``n_eval`` > 0, each written
+    ``eval_samples`` times in a row (one sample per copy)."""
     from instructrl.data.io import write_jsonl
     from instructrl.data.render import tokenize_prompt
     from instructrl.models.heads import load_scalar_model
@@ -100,7 +110,7 @@ def prepare(work: Path, model: str, n_prompts: int, seed: int, rm: str | None = 
     if n_eval:
         seen = {p.as_text() for p in prompts}
         held = [p for p in generate_prompts(4 * n_eval, seed=seed + 1) if p.as_text() not in seen][:n_eval]
-        write_jsonl(work / "eval_prompts.jsonl", held)
+        write_jsonl(work / "eval_prompts.jsonl", [p for p in held for _ in range(eval_samples)])
         paths["eval_prompts"] = str(work / "eval_prompts.jsonl")
     return paths
 
@@ -337,8 +347,22 @@ def run_eval(a: argparse.Namespace, paths: dict, policy: str, name: str) -> dict
     out.mkdir(parents=True, exist_ok=True)
     (out / "samples.jsonl").unlink(missing_ok=True)
     m = evaluate(cfg, models, prepare_prompts(cfg, models.tokenizer), None, device, 0, out)
-    scores = [json.loads(l)["score"] for l in (out / "samples.jsonl").read_text().splitlines()]
-    return {**m, "scores": scores}
+    rows = [json.loads(l) for l in (out / "samples.jsonl").read_text().splitlines()]
+    return {**m, **prompt_means(rows, paths["eval_prompts"])}
+
+
+def prompt_means(rows: list[dict], prompts_file: str) -> dict:
+    """Per-prompt mean scores in the order of the held-out prompt file (one entry per distinct
+    prompt, so every policy's list pairs up by prompt), and the raw per-sample scores."""
+    from instructrl.data.sources import load_prompts
+
+    order = list(dict.fromkeys(p.as_text() for p in load_prompts(prompts_file)))
+    by: dict[str, list[float]] = {t: [] for t in order}
+    for r in rows:
+        by[r["prompt"]].append(r["score"])
+    if any(not v for v in by.values()):
+        raise RuntimeError(f"evaluation samples miss {sum(not v for v in by.values())} of the {len(order)} held-out prompts")
+    return {"scores": [sum(by[t]) / len(by[t]) for t in order], "sample_scores": [r["score"] for r in rows], "samples_per_prompt": len(rows) / len(order)}
 
 
 # ------------------------------------------------------------------------------------- driver
@@ -421,9 +445,11 @@ def report(results: dict, a: argparse.Namespace, evals: dict | None = None) -> s
         u, i = results["instructrl_nomalloc"], results["instructrl"]
         lines += [f"instructrl's allocator tuning alone (instructrl / instructrl_nomalloc): {i['episodes_per_s'] / u['episodes_per_s']:.2f}x"]
     if evals:
-        n = len(next(iter(evals.values()))["scores"])
-        lines += ["", f"Held-out evaluation after training: {n} prompts not used in training, one sample each at T = 1 with the same "
-                  "sampling seed for every policy, scored by the same RM (normalised); KL to the initial policy in nats per episode",
+        first = next(iter(evals.values()))
+        n, k = len(first["scores"]), first.get("samples_per_prompt", 1)
+        each = "one sample each" if k == 1 else f"{k:g} samples each (a prompt's score is their mean)"
+        lines += ["", f"Held-out evaluation after training: {n} prompts not used in training, {each} at T = 1 with the same "
+                  "sampling seed for every policy, scored by the same RM (normalised); standard errors over prompts; KL to the initial policy in nats per episode",
                   "", f"{'policy':<11} {'score':>7} {'+-se':>6} {'vs init':>8} {'+-se':>6} {'KL':>6} {'len':>6} {'EOS':>5}"]
         base = evals.get("init")
         for name, e in evals.items():
@@ -461,7 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--record", default=None, help="write README-ready results (results.json, report.txt) to this records/ folder")
     ap.add_argument("--rm", default=None, help="a trained reward model for both sides (and the value init); default: a seeded random head on the policy")
     ap.add_argument("--eval-prompts", type=int, default=0, help="after training, score the initial policy and each side's final policy on this many held-out prompts")
+    ap.add_argument("--eval-samples", type=int, default=1, help="samples per held-out prompt (their mean is the prompt's score; more samples, smaller standard errors)")
     ap.add_argument("--eval-batch", type=int, default=16, help="generation batch of the held-out evaluation")
+    ap.add_argument("--eval-only", action="store_true", help="skip training: evaluate the final policies of the last run of these configs in --work")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--run-name", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--policy", default=None, help=argparse.SUPPRESS)
@@ -477,8 +505,24 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"unknown configs {bad}; known: {CONFIGS}")
     # exactly batch x updates prompts: each side samples every prompt once (in its own order),
     # so the mean score is over the same prompts
-    paths = prepare(Path(a.work), a.model, a.batch * a.updates, a.seed, rm=a.rm, n_eval=a.eval_prompts)
-    results = {name: launch(name, a, paths) for name in configs}
+    if a.eval_samples < 1:
+        raise SystemExit(f"--eval-samples must be >= 1, got {a.eval_samples}")
+    paths = prepare(Path(a.work), a.model, a.batch * a.updates, a.seed, rm=a.rm, n_eval=a.eval_prompts, eval_samples=a.eval_samples)
+    saved = Path(paths["work"]) / "train_results.json"  # so an evaluation can be redone without retraining
+    if a.eval_only:
+        if not saved.exists():
+            raise SystemExit(f"--eval-only: no {saved} from an earlier run in --work {a.work}")
+        old = json.loads(saved.read_text())
+        missing = [c for c in configs if c not in old["results"]]
+        same = lambda d: {k: v for k, v in d.items() if k != "eval_batch"}  # noqa: E731 (the batch does not change a trained policy)
+        if missing or same(old["args"]) != same(_shared(a)):
+            raise SystemExit(f"--eval-only: {saved} has configs {sorted(old['results'])} with args {old['args']}; asked for {configs} with {_shared(a)}")
+        results = {c: old["results"][c] for c in configs}
+    else:
+        results = {}
+        for name in configs:
+            results[name] = launch(name, a, paths)
+            saved.write_text(json.dumps({"args": _shared(a), "results": results}, indent=2))
     evals = {}
     if a.eval_prompts:
         for name, policy in [("init", paths["policy"])] + [(n, r["final_policy"]) for n, r in results.items() if n in ("trl", "instructrl")]:
@@ -488,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.record:
         rec = Path(a.record)
         rec.mkdir(parents=True, exist_ok=True)
-        (rec / "results.json").write_text(json.dumps({"args": {**_shared(a), "rm": a.rm, "eval_prompts": a.eval_prompts}, "results": results, "eval": evals}, indent=2))
+        (rec / "results.json").write_text(json.dumps({"args": {**_shared(a), "rm": a.rm, "eval_prompts": a.eval_prompts, "eval_samples": a.eval_samples}, "results": results, "eval": evals}, indent=2))
         (rec / "report.txt").write_text(text + "\n")
         for name in results:  # the resolved instructrl configs
             cfg = Path(paths["work"]) / f"run-{name}" / "config.yaml"
