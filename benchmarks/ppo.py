@@ -131,7 +131,7 @@ def run_instructrl(a: argparse.Namespace, paths: dict, variant: str) -> dict:
         "reward": {"kind": "model", "model": paths["rm"], "missing_eos_penalty": None},
         "value": {"lr": a.lr, "coef": 0.1, "clip": 0.2},
         "kl": {"coef": 0.02},
-        "optim": {"lr": a.lr, "warmup_iterations": 0, "beta2": 0.95, "eps": 1e-5, "grad_clip": 0.0},
+        "optim": {"lr": a.lr, "warmup_iterations": 0, "beta2": 0.95, "eps": a.adam_eps, "grad_clip": 0.0},
         "ppo": {"epochs": a.epochs, "minibatches": a.minibatches, "whiten_rewards": False},
         "data": {"prompts": paths["prompts"], "valid_size": 0, "max_prompt_len": 1024},
         "episodes": a.batch * a.updates,
@@ -140,8 +140,8 @@ def run_instructrl(a: argparse.Namespace, paths: dict, variant: str) -> dict:
         "forward_batch_size": a.batch,
         "max_new_tokens": a.response_len,
         "temperature": 1.0,
-        "seed": a.seed,
-        "output_dir": str(Path(paths["work"]) / f"run-{variant}"),
+        "seed": _train_seed(a),
+        "output_dir": str(Path(paths["work"]) / f"run-{variant}{_seed_suffix(a)}"),
         "resume": False,
         "progress": False,
         "tensorboard": False,
@@ -154,7 +154,7 @@ def run_instructrl(a: argparse.Namespace, paths: dict, variant: str) -> dict:
         over["value"]["kind"] = "head"
     cfg = load_config(PPOConfig, None, over)
     t0 = time.perf_counter()
-    final = train(cfg)
+    final = train(cfg, generator=ReplayGenerator(a.replay) if a.replay else None)
     wall = time.perf_counter() - t0
     rows = read_metrics(cfg.output_dir)
     steady = rows[1:] if len(rows) > 1 else rows
@@ -175,6 +175,26 @@ def run_instructrl(a: argparse.Namespace, paths: dict, variant: str) -> dict:
     }
 
 
+class ReplayGenerator:
+    """A generation backend that returns the episodes of a file instead of sampling (the same
+    responses and sampling-time log-probs on both sides; ``benchmarks/ppo_same_update.py``).
+    The file: ``{"episodes": [{"prompt_ids", "response_ids", "logprobs", "finished"}, ...]}``."""
+
+    def __init__(self, path: str):
+        self.by_prompt = {tuple(e["prompt_ids"]): e for e in json.loads(Path(path).read_text())["episodes"]}
+
+    def generate(self, prompt_ids, *, max_new_tokens: int, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None):
+        from instructrl.models.generation import Generation
+
+        missing = [i for i, p in enumerate(prompt_ids) if tuple(p) not in self.by_prompt]
+        if missing:
+            raise KeyError(f"replay: {len(missing)} of {len(prompt_ids)} prompts have no episode in the file")
+        es = [self.by_prompt[tuple(p)] for p in prompt_ids]
+        if any(len(e["response_ids"]) > max_new_tokens for e in es):
+            raise ValueError(f"replay: a response is longer than max_new_tokens={max_new_tokens}")
+        return Generation([list(e["response_ids"]) for e in es], [list(e["logprobs"]) for e in es], [bool(e["finished"]) for e in es])
+
+
 # ---------------------------------------------------------------------------------- TRL worker
 
 
@@ -188,7 +208,7 @@ def run_trl(a: argparse.Namespace, paths: dict) -> dict:
     from trl.experimental.ppo import PPOConfig, PPOTrainer
     from trl.experimental.ppo import ppo_trainer as T
 
-    torch.manual_seed(a.seed)
+    torch.manual_seed(_train_seed(a))
     tok = AutoTokenizer.from_pretrained(paths["policy"])
     tok.padding_side = "left"
     ids = json.loads(Path(paths["prompt_ids"]).read_text())
@@ -200,6 +220,8 @@ def run_trl(a: argparse.Namespace, paths: dict) -> dict:
 
     clock = {"gen": 0.0, "gen_tokens": 0, "score": 0.0}
     orig_gen, orig_reward, orig_forward = T.batch_generation, T.get_reward, T.forward
+    if a.replay:  # the episodes of a file instead of sampling (benchmarks/ppo_same_update.py)
+        orig_gen = replayed_trl_generation(a.replay, tok.pad_token_id, orig_forward)
 
     def timed_generation(model, queries, *args, **kw):
         t = time.perf_counter()
@@ -241,7 +263,7 @@ def run_trl(a: argparse.Namespace, paths: dict) -> dict:
             marks.append({"t": time.perf_counter(), **clock})
 
     cfg = PPOConfig(
-        output_dir=str(Path(paths["work"]) / "run-trl"),
+        output_dir=str(Path(paths["work"]) / f"run-trl{_seed_suffix(a)}"),
         per_device_train_batch_size=a.batch,
         gradient_accumulation_steps=1,
         num_mini_batches=a.minibatches,
@@ -264,13 +286,13 @@ def run_trl(a: argparse.Namespace, paths: dict) -> dict:
         lr_scheduler_type="constant",
         adam_beta1=0.9,
         adam_beta2=0.95,
-        adam_epsilon=1e-5,
+        adam_epsilon=a.adam_eps,
         weight_decay=0.0,
         num_sample_generations=0,
         save_strategy="no",
         report_to=[],
         logging_steps=1,
-        seed=a.seed,
+        seed=_train_seed(a),
         use_cpu=True,
         bf16=False,
         fp16=False,
@@ -281,7 +303,7 @@ def run_trl(a: argparse.Namespace, paths: dict) -> dict:
     t0 = time.perf_counter()
     trainer.train()
     wall = time.perf_counter() - t0
-    final = Path(paths["work"]) / "run-trl" / "final"
+    final = Path(paths["work"]) / f"run-trl{_seed_suffix(a)}" / "final"
     trainer.save_model(str(final))
     tok.save_pretrained(final)
     steps = [(marks[i - 1], marks[i]) for i in range(1, len(marks))]
@@ -302,6 +324,26 @@ def run_trl(a: argparse.Namespace, paths: dict) -> dict:
         "wall_s_including_load": wall,
         "final_policy": str(final),
     }
+
+
+def replayed_trl_generation(path: str, pad_token_id: int, forward):
+    """A stand-in for TRL's ``batch_generation`` that returns the episodes of a file: each
+    query's response (right-padded to the batch's longest) and, as generation's scores, the
+    policy's logits over it from one forward divided by the temperature, as generate's
+    temperature warper does. Runs in the TRL virtualenv (no instructrl import)."""
+    import torch
+
+    by_prompt = {tuple(e["prompt_ids"]): e["response_ids"] for e in json.loads(Path(path).read_text())["episodes"]}
+
+    def generation(model, queries, local_rollout_forward_batch_size, pad_id, generation_config):
+        rows = [by_prompt[tuple(t for t in q if t != pad_token_id)] for q in queries.tolist()]  # queries are left-padded
+        width = max(len(r) for r in rows)
+        qr = torch.cat([queries, torch.tensor([r + [pad_token_id] * (width - len(r)) for r in rows], dtype=queries.dtype)], 1)
+        with torch.no_grad():
+            logits = forward(model, qr, pad_token_id).logits[:, queries.shape[1] - 1 : -1] / generation_config.temperature
+        return qr, logits
+
+    return generation
 
 
 # ------------------------------------------------------------------------ held-out evaluation
@@ -396,7 +438,7 @@ def launch(name: str, a: argparse.Namespace, paths: dict, extra: list[str] | Non
     kind = WORKER.get(name, name.split(":")[0])
     py = trl_python() if kind == "trl" else sys.executable
     run_name = [f"--run-name={name}"] if name in WORKER and kind != "trl" else []
-    cmd = [py, __file__, "--worker", kind, "--paths", json.dumps(paths)] + [f"--{k.replace('_', '-')}={v}" for k, v in _shared(a).items()] + run_name + (extra or [])
+    cmd = [py, __file__, "--worker", kind, "--paths", json.dumps(paths)] + [f"--{k.replace('_', '-')}={v}" for k, v in _shared(a).items() if v is not None] + run_name + (extra or [])
     env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
     if name == "trl_malloc":
         from instructrl.runtime import GLIBC_MALLOC_ENV
@@ -416,8 +458,17 @@ def launch(name: str, a: argparse.Namespace, paths: dict, extra: list[str] | Non
     return json.loads(lines[-1][len("RESULT ") :])
 
 
+def _train_seed(a: argparse.Namespace) -> int:
+    return a.seed if a.train_seed is None else a.train_seed
+
+
+def _seed_suffix(a: argparse.Namespace) -> str:
+    """Run folders of another training seed sit beside the default ones (``run-trl-s1``)."""
+    return "" if _train_seed(a) == a.seed else f"-s{_train_seed(a)}"
+
+
 def _shared(a: argparse.Namespace) -> dict:
-    keys = ("model", "updates", "batch", "response_len", "epochs", "minibatches", "threads", "lr", "lora_lr", "seed", "work", "eval_batch")
+    keys = ("model", "updates", "batch", "response_len", "epochs", "minibatches", "threads", "lr", "lora_lr", "adam_eps", "seed", "train_seed", "work", "eval_batch")
     return {k: getattr(a, k) for k in keys}
 
 
@@ -481,7 +532,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lr", type=float, default=3e-6, help="policy and value learning rate (both sides)")
     ap.add_argument("--lora-lr", type=float, default=1e-4, help="policy learning rate of the LoRA configurations")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--adam-eps", type=float, default=1e-5, help="Adam epsilon of policy and value (both sides)")
+    ap.add_argument("--seed", type=int, default=0, help="prompts, the RM's head, held-out sampling, and training unless --train-seed")
+    ap.add_argument("--train-seed", type=int, default=None, help="the sides' training seed (sampling, order) alone: same prompts, RM and held-out evaluation as --seed, another training run")
     ap.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated subset of {CONFIGS}")
     ap.add_argument("--work", default=str(ROOT / "runs" / "bench-ppo"), help="scratch directory (RM, prompts, runs; runs/ is git-ignored)")
     ap.add_argument("--record", default=None, help="write README-ready results (results.json, report.txt) to this records/ folder")
@@ -489,7 +542,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-prompts", type=int, default=0, help="after training, score the initial policy and each side's final policy on this many held-out prompts")
     ap.add_argument("--eval-samples", type=int, default=1, help="samples per held-out prompt (their mean is the prompt's score; more samples, smaller standard errors)")
     ap.add_argument("--eval-batch", type=int, default=16, help="generation batch of the held-out evaluation")
+    ap.add_argument("--no-eval-init", action="store_true", help="evaluate the final policies only, not the initial one (its scores do not depend on --train-seed)")
     ap.add_argument("--eval-only", action="store_true", help="skip training: evaluate the final policies of the last run of these configs in --work")
+    ap.add_argument("--replay", default=None, help="episodes file to train on instead of sampling, both sides (benchmarks/ppo_same_update.py writes one)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--run-name", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--policy", default=None, help=argparse.SUPPRESS)
@@ -508,14 +563,14 @@ def main(argv: list[str] | None = None) -> int:
     if a.eval_samples < 1:
         raise SystemExit(f"--eval-samples must be >= 1, got {a.eval_samples}")
     paths = prepare(Path(a.work), a.model, a.batch * a.updates, a.seed, rm=a.rm, n_eval=a.eval_prompts, eval_samples=a.eval_samples)
-    saved = Path(paths["work"]) / "train_results.json"  # so an evaluation can be redone without retraining
+    saved = Path(paths["work"]) / f"train_results{_seed_suffix(a)}.json"  # so an evaluation can be redone without retraining
     if a.eval_only:
         if not saved.exists():
             raise SystemExit(f"--eval-only: no {saved} from an earlier run in --work {a.work}")
         old = json.loads(saved.read_text())
         missing = [c for c in configs if c not in old["results"]]
         same = lambda d: {k: v for k, v in d.items() if k != "eval_batch"}  # noqa: E731 (the batch does not change a trained policy)
-        if missing or same(old["args"]) != same(_shared(a)):
+        if missing or same({"adam_eps": 1e-5, "train_seed": None, **old["args"]}) != same(_shared(a)):  # older runs: no such keys
             raise SystemExit(f"--eval-only: {saved} has configs {sorted(old['results'])} with args {old['args']}; asked for {configs} with {_shared(a)}")
         results = {c: old["results"][c] for c in configs}
     else:
@@ -525,8 +580,8 @@ def main(argv: list[str] | None = None) -> int:
             saved.write_text(json.dumps({"args": _shared(a), "results": results}, indent=2))
     evals = {}
     if a.eval_prompts:
-        for name, policy in [("init", paths["policy"])] + [(n, r["final_policy"]) for n, r in results.items() if n in ("trl", "instructrl")]:
-            evals[name] = launch(f"eval:{name}", a, paths, ["--policy", policy, "--eval-name", name])
+        for name, policy in ([] if a.no_eval_init else [("init", paths["policy"])]) + [(n, r["final_policy"]) for n, r in results.items() if n in ("trl", "instructrl")]:
+            evals[name] = launch(f"eval:{name}", a, paths, ["--policy", policy, "--eval-name", name + ("" if name == "init" else _seed_suffix(a))])
     text = report(results, a, evals)
     print(text)
     if a.record:
