@@ -306,6 +306,8 @@ def run_trl(a: argparse.Namespace, paths: dict) -> dict:
     final = Path(paths["work"]) / f"run-trl{_seed_suffix(a)}" / "final"
     trainer.save_model(str(final))
     tok.save_pretrained(final)
+    if a.replay:  # the trained value network too, beside final/ as instructrl keeps it (ppo_same_update.py compares both)
+        value.save_pretrained(final.parent / "value", safe_serialization=True)
     steps = [(marks[i - 1], marks[i]) for i in range(1, len(marks))]
     steady = steps[1:] if len(steps) > 1 else steps
     dur = sum(b["t"] - a_["t"] for a_, b in steady)
@@ -590,7 +592,7 @@ def main(argv: list[str] | None = None) -> int:
         (rec / "results.json").write_text(json.dumps({"args": {**_shared(a), "rm": a.rm, "eval_prompts": a.eval_prompts, "eval_samples": a.eval_samples}, "results": results, "eval": evals}, indent=2))
         (rec / "report.txt").write_text(text + "\n")
         for name in results:  # the resolved instructrl configs
-            cfg = Path(paths["work"]) / f"run-{name}" / "config.yaml"
+            cfg = Path(paths["work"]) / f"run-{name}{_seed_suffix(a)}" / "config.yaml"
             if cfg.exists():
                 shutil.copy(cfg, rec / f"{name}.config.yaml")
         argv_text = " ".join(sys.argv[1:])

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = sample_pool(paths, a)
     # the settings benchmarks/ppo.py's workers read (one update of one minibatch, 1 epoch)
     wa = argparse.Namespace(model=a.model, updates=1, batch=a.batch, response_len=a.response_len, epochs=1, minibatches=1, threads=a.threads,
-                            lr=a.lin, lora_lr=a.lin, adam_eps=a.lin, seed=a.seed, work=a.work, eval_batch=a.batch, record=a.record)
+                            lr=a.lin, lora_lr=a.lin, adam_eps=a.lin, seed=a.seed, train_seed=None, work=a.work, eval_batch=a.batch, record=a.record)
     initial = Path(paths["policy"])
     results: dict = {"args": vars(a), "batches": {}}
     steps: dict = {}
@@ -140,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         steps[name] = {side: weight_change(initial, Path(r["final_policy"])) for side, r in runs.items()}
         info["score_mean"] = {side: r["score_mean"] for side, r in runs.items()}
         info["instructrl_vs_trl"] = c = compare(steps[name]["instructrl"], steps[name]["trl"])
+        values = {side: weight_change(Path(paths["rm"]), Path(r["final_policy"]).parent / "value") for side, r in runs.items()}
+        info["value_instructrl_vs_trl"] = compare(values["instructrl"], values["trl"])
         # TRL whitens advantages with the unbiased variance (n - 1), instructrl with the
         # biased one ([LHP]'s tf.nn.moments): TRL's advantages, and so its step, are smaller
         # by sqrt((n - 1) / n) over the batch's n response tokens
@@ -157,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         c = info["instructrl_vs_trl"]
         lines.append(f"{name:<8} {info['finished']:>4} {info['score_mean']['instructrl']:>10.4f} {info['score_mean']['trl']:>10.4f} "
                      f"{c['cosine']:>12.9f} {c['rel_diff']:>9.2e} {info['norm_ratio']:>11.6f} {info['bessel']:>8.6f}  {c['worst_tensor']} ({c['worst_rel_diff']:.2e})")
+    lines += ["", "value network (the same step from the same RM init):"]
+    for name, info in results["batches"].items():
+        v = info["value_instructrl_vs_trl"]
+        lines.append(f"{name:<8} cosine {v['cosine']:.9f}, rel diff {v['rel_diff']:.2e}, |irl|/|trl| {v['norm_x'] / v['norm_y']:.6f}, worst tensor {v['worst_tensor']} ({v['worst_rel_diff']:.2e})")
     lines += ["", "cosine and rel diff: of the two sides' policy weight changes over all parameters; |irl|/|trl|: ratio of their norms; "
               "Bessel: sqrt(n / (n - 1)) over the batch's n response tokens, the ratio TRL's unbiased advantage whitening predicts",
               f"for scale: cosine of instructrl's updates on the two batches (different episodes): {results['instructrl_full_vs_natural']:.4f}",
