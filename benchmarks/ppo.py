@@ -460,6 +460,18 @@ def launch(name: str, a: argparse.Namespace, paths: dict, extra: list[str] | Non
     return json.loads(lines[-1][len("RESULT ") :])
 
 
+def _saved_results(saved: Path, a: argparse.Namespace, configs: list[str]) -> dict:
+    """``--eval-only``: the training results of the last run of ``configs`` with these settings."""
+    if not saved.exists():
+        raise SystemExit(f"--eval-only: no {saved} from an earlier run in --work {a.work}")
+    old = json.loads(saved.read_text())
+    missing = [c for c in configs if c not in old["results"]]
+    same = lambda d: {k: v for k, v in d.items() if k != "eval_batch"}  # noqa: E731 (the batch does not change a trained policy)
+    if missing or same({"adam_eps": 1e-5, "train_seed": None, **old["args"]}) != same(_shared(a)):  # older runs: no such keys
+        raise SystemExit(f"--eval-only: {saved} has configs {sorted(old['results'])} with args {old['args']}; asked for {configs} with {_shared(a)}")
+    return {c: old["results"][c] for c in configs}
+
+
 def _train_seed(a: argparse.Namespace) -> int:
     return a.seed if a.train_seed is None else a.train_seed
 
@@ -567,14 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = prepare(Path(a.work), a.model, a.batch * a.updates, a.seed, rm=a.rm, n_eval=a.eval_prompts, eval_samples=a.eval_samples)
     saved = Path(paths["work"]) / f"train_results{_seed_suffix(a)}.json"  # so an evaluation can be redone without retraining
     if a.eval_only:
-        if not saved.exists():
-            raise SystemExit(f"--eval-only: no {saved} from an earlier run in --work {a.work}")
-        old = json.loads(saved.read_text())
-        missing = [c for c in configs if c not in old["results"]]
-        same = lambda d: {k: v for k, v in d.items() if k != "eval_batch"}  # noqa: E731 (the batch does not change a trained policy)
-        if missing or same({"adam_eps": 1e-5, "train_seed": None, **old["args"]}) != same(_shared(a)):  # older runs: no such keys
-            raise SystemExit(f"--eval-only: {saved} has configs {sorted(old['results'])} with args {old['args']}; asked for {configs} with {_shared(a)}")
-        results = {c: old["results"][c] for c in configs}
+        results = _saved_results(saved, a, configs)
     else:
         results = {}
         for name in configs:

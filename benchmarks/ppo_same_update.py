@@ -84,14 +84,18 @@ def write_batch(paths: dict, pool: list[dict], idx: list[int], name: str) -> dic
     return {**paths, "prompts": str(d / "prompts.jsonl"), "prompt_ids": str(d / "prompt_ids.json"), "work": str(d), "episodes": str(d / "episodes.json")}
 
 
-def weight_change(initial: Path, final: Path) -> dict:
-    """Per-tensor ``final - initial`` in float64, over the tensors both files hold."""
+def load_weights(model_dir: Path) -> dict:
     from safetensors.torch import load_file
 
-    a, b = load_file(str(initial / "model.safetensors")), load_file(str(final / "model.safetensors"))
-    if set(a) != set(b):
-        raise SystemExit(f"{final} and {initial} hold different tensors: {sorted(set(a) ^ set(b))[:5]}")
-    return {k: b[k].double() - a[k].double() for k in a}
+    return load_file(str(model_dir / "model.safetensors"))
+
+
+def weight_change(initial: dict, final: Path) -> dict:
+    """Per-tensor ``final - initial`` in float64 (``initial``: the loaded starting weights)."""
+    b = load_weights(final)
+    if set(initial) != set(b):
+        raise SystemExit(f"{final} and the initial weights hold different tensors: {sorted(set(initial) ^ set(b))[:5]}")
+    return {k: b[k].double() - initial[k].double() for k in initial}
 
 
 def compare(x: dict, y: dict) -> dict:
@@ -125,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     # the settings benchmarks/ppo.py's workers read (one update of one minibatch, 1 epoch)
     wa = argparse.Namespace(model=a.model, updates=1, batch=a.batch, response_len=a.response_len, epochs=1, minibatches=1, threads=a.threads,
                             lr=a.lin, lora_lr=a.lin, adam_eps=a.lin, seed=a.seed, train_seed=None, work=a.work, eval_batch=a.batch, record=a.record)
-    initial = Path(paths["policy"])
+    initial, initial_value = load_weights(Path(paths["policy"])), load_weights(Path(paths["rm"]))  # the value starts as the RM
     results: dict = {"args": vars(a), "batches": {}}
     steps: dict = {}
     for name, idx in batches(pool, a.batch, a.response_len).items():
@@ -140,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         steps[name] = {side: weight_change(initial, Path(r["final_policy"])) for side, r in runs.items()}
         info["score_mean"] = {side: r["score_mean"] for side, r in runs.items()}
         info["instructrl_vs_trl"] = c = compare(steps[name]["instructrl"], steps[name]["trl"])
-        values = {side: weight_change(Path(paths["rm"]), Path(r["final_policy"]).parent / "value") for side, r in runs.items()}
+        values = {side: weight_change(initial_value, Path(r["final_policy"]).parent / "value") for side, r in runs.items()}
         info["value_instructrl_vs_trl"] = compare(values["instructrl"], values["trl"])
         # TRL whitens advantages with the unbiased variance (n - 1), instructrl with the
         # biased one ([LHP]'s tf.nn.moments): TRL's advantages, and so its step, are smaller

@@ -17,7 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics as st
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ppo import _mean_se as mean_se  # noqa: E402 (benchmarks/ppo.py's mean and standard error)
 
 SETTINGS = ("model", "updates", "batch", "response_len", "epochs", "minibatches", "lr", "seed", "rm", "eval_prompts", "eval_samples")
 
@@ -50,10 +54,6 @@ def load(folders: list[str]) -> tuple[list[float], list[dict]]:
                 rows.append({"record": f, "side": side, "train_seed": d["args"]["seed"] if seed is None else seed, "scores": e["scores"], "init": init,
                              "kl": e["eval/kl_to_ref"], "len": e["eval/response_len"], "eos": e["eval/eos_rate"]})
     return first, rows
-
-
-def mean_se(xs: list[float]) -> tuple[float, float]:
-    return st.mean(xs), (st.variance(xs) / len(xs)) ** 0.5 if len(xs) > 1 else float("nan")
 
 
 def summary(init: list[float], rows: list[dict]) -> str:
