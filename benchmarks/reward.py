@@ -239,11 +239,54 @@ def trl_python() -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def write_record(out: Path, args: argparse.Namespace, per_seed: list[dict]) -> str:
+def seed_spread(d: list[float]) -> str:
+    """The accuracy difference seed by seed. Each seed draws its own rankings, initial head and
+    data order, so the spread between seeds includes the training noise that the pooled
+    standard error (held-out pairs only) leaves out."""
+    import statistics as st
+
+    if len(d) < 2:
+        return f"accuracy difference (1 seed): {d[0]:+.4f}; no between-seed spread with one seed"
+    sd = st.stdev(d)
+    return (f"accuracy difference instructrl - TRL per seed: {', '.join(f'{x:+.3f}' for x in d)}; mean {st.mean(d):+.4f}, "
+            f"sd between seeds {sd:.4f}, standard error of the mean {sd / len(d) ** 0.5:.4f} ({len(d)} seeds; training noise included)")
+
+
+SETTINGS = ("model", "data", "k", "n_train", "n_valid", "batch_prompts", "micro_prompts", "trl_batch_pairs", "lr", "trl_lr", "epochs", "max_len", "loss")
+
+
+def combine(folders: list[str]) -> tuple[argparse.Namespace, list[dict], list[dict]]:
+    """Seeds from several record folders (``result.json`` + ``config.json``) run with the same
+    settings, as one record: the rows of each seed, and each folder's provenance (machine and
+    commit; the speed ratio of a seed is measured within its own run)."""
+    ref, per_seed, sources, seen = None, [], [], set()
+    for f in folders:
+        cfg = json.loads((Path(f) / "config.json").read_text())
+        res = json.loads((Path(f) / "result.json").read_text())
+        settings = {k: cfg.get(k) for k in SETTINGS}
+        if ref is None:
+            ref = argparse.Namespace(**cfg)
+            ref_settings = settings
+        elif settings != ref_settings:
+            diff = {k: (settings[k], ref_settings[k]) for k in SETTINGS if settings[k] != ref_settings[k]}
+            raise SystemExit(f"{f} was run with other settings than {folders[0]}: {diff}")
+        for row in res["per_seed"]:
+            if row["seed"] in seen:
+                raise SystemExit(f"{f}: seed {row['seed']} is already in an earlier folder")
+            seen.add(row["seed"])
+            per_seed.append({**row, "source": f})
+        prov = res.get("provenance", {})
+        sources.append({"folder": f, "seeds": [r["seed"] for r in res["per_seed"]], "git_sha": prov.get("git_sha"), "cpu": prov.get("hardware", {}).get("cpu")})
+    ref.seeds = ",".join(str(r["seed"]) for r in per_seed)
+    return ref, per_seed, sources
+
+
+def write_record(out: Path, args: argparse.Namespace, per_seed: list[dict], sources: list[dict] | None = None) -> str:
     import math
 
     from instructrl.runs import provenance
 
+    out.mkdir(parents=True, exist_ok=True)
     lines = [
         "| seed | side | steps | comparisons/s | train s | peak RSS MiB | held-out acc | held-out log loss |",
         "|---|---|---|---|---|---|---|---|",
@@ -258,6 +301,7 @@ def write_record(out: Path, args: argparse.Namespace, per_seed: list[dict]) -> s
         diffs.append((acc["instructrl"]["accuracy"] - acc["trl"]["accuracy"], acc["trl"]["n_pairs"]))
         n_pairs += acc["trl"]["n_pairs"]
     mean = {side: sum(r["heldout"][side]["accuracy"] * r["heldout"][side]["n_pairs"] for r in per_seed) / n_pairs for side in ("instructrl", "trl")}
+    log_loss = {side: sum(r["heldout"][side]["log_loss"] * r["heldout"][side]["n_pairs"] for r in per_seed) / n_pairs for side in ("instructrl", "trl")}
     # standard error of a difference of two accuracies on the same pairs (upper bound: treats them as independent)
     se = math.sqrt(sum(mean[s] * (1 - mean[s]) for s in mean) / n_pairs)
     ratio = sum(ratios) / len(ratios)
@@ -266,7 +310,9 @@ def write_record(out: Path, args: argparse.Namespace, per_seed: list[dict]) -> s
         f"{table}\n\nspeed ratio instructrl / TRL: **{ratio:.2f}x** mean over {len(ratios)} seeds "
         f"(per seed {', '.join(f'{x:.2f}' for x in ratios)}; target >= 3x at equal or better held-out accuracy)\n\n"
         f"held-out accuracy pooled over {n_pairs:.0f} pairs: instructrl {mean['instructrl']:.4f}, TRL {mean['trl']:.4f} "
-        f"(difference {mean['instructrl'] - mean['trl']:+.4f}, standard error <= {se:.4f})"
+        f"(difference {mean['instructrl'] - mean['trl']:+.4f}, standard error <= {se:.4f} from the held-out pairs alone)\n\n"
+        f"{seed_spread([x for x, _ in diffs])}\n\n"
+        f"held-out log loss pooled: instructrl {log_loss['instructrl']:.4f}, TRL {log_loss['trl']:.4f}"
     )
     info = per_seed[0]["data"]
     (out / "README.md").write_text(
@@ -279,10 +325,20 @@ def write_record(out: Path, args: argparse.Namespace, per_seed: list[dict]) -> s
         f"- comparisons/s = pairs trained / summed optimizer-step time (forward, backward, step; instructrl's also includes packing), "
         f"the first (warm-up) step of each side excluded; model loading, data preparation, evaluation and TRL's trainer setup are excluded\n"
         f"- held-out metrics: both trained models scored by the same code (`benchmarks/reward.py:heldout`)\n\n"
-        f"Command: `python benchmarks/reward.py {' '.join(sys.argv[1:])}`\n\nFiles: `log.txt` (both sides' output), `config.json`, `result.json`.\n"
+        f"Command: `python benchmarks/reward.py {' '.join(sys.argv[1:])}`\n\n"
+        + (
+            "Seeds combined from these runs (each seed's speed ratio was measured within its own run, on its machine):\n"
+            + "".join(f"- `{s['folder']}`: seeds {s['seeds']}, commit {s['git_sha']}, {s['cpu']}\n" for s in sources)
+            + "\nFiles: `config.json`, `result.json`; each run's log is in its own folder.\n"
+            if sources
+            else "Files: `log.txt` (both sides' output), `config.json`, `result.json`.\n"
+        )
     )
     (out / "config.json").write_text(json.dumps(vars(args), indent=2, default=str))
-    (out / "result.json").write_text(json.dumps({"per_seed": per_seed, "ratio_mean": ratio, "heldout_pooled": mean, "provenance": provenance()}, indent=2))
+    result = {"per_seed": per_seed, "ratio_mean": ratio, "heldout_pooled": mean, "heldout_log_loss_pooled": log_loss, "provenance": provenance()}
+    if sources:
+        result["sources"] = sources
+    (out / "result.json").write_text(json.dumps(result, indent=2))
     return summary
 
 
@@ -307,6 +363,8 @@ def main() -> None:
                     help="instructrl's loss: Eq. 1 (grouped) or the shuffled-pairs ABLATION at TRL's batch of pairs (attributes an accuracy gap to grouping)")
     ap.add_argument("--sides", default="instructrl,trl", help="which sides to run (instructrl alone: quick checks, no record table)")
     ap.add_argument("--out", default=None, help="record folder (default records/<date>_reward-vs-trl)")
+    ap.add_argument("--combine", nargs="+", default=None, metavar="FOLDER",
+                    help="train nothing: pool the seeds of these record folders (same settings, distinct seeds) into --out")
     ap.add_argument("--side", choices=["trl", "instructrl"], default=None, help=argparse.SUPPRESS)
     ap.add_argument("--work", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -318,6 +376,12 @@ def main() -> None:
         (work / f"result_{args.side}.json").write_text(json.dumps(res))
         return
     out = Path(args.out or ROOT / "records" / f"{time.strftime('%Y-%m-%d')}_reward-vs-trl")
+    if args.combine:
+        if not args.out:
+            raise SystemExit("--combine needs --out (the combined record's folder)")
+        rec, per_seed, sources = combine(args.combine)
+        print(write_record(out, rec, per_seed, sources))
+        return
     out.mkdir(parents=True, exist_ok=True)
     seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     per_seed = []
