@@ -259,15 +259,14 @@ def combine(folders: list[str]) -> tuple[argparse.Namespace, list[dict], list[di
     """Seeds from several record folders (``result.json`` + ``config.json``) run with the same
     settings, as one record: the rows of each seed, and each folder's provenance (machine and
     commit; the speed ratio of a seed is measured within its own run)."""
-    ref, per_seed, sources, seen = None, [], [], set()
+    ref = argparse.Namespace(**json.loads((Path(folders[0]) / "config.json").read_text()))
+    ref_settings = {k: getattr(ref, k, None) for k in SETTINGS}
+    per_seed, sources, seen = [], [], set()
     for f in folders:
         cfg = json.loads((Path(f) / "config.json").read_text())
         res = json.loads((Path(f) / "result.json").read_text())
         settings = {k: cfg.get(k) for k in SETTINGS}
-        if ref is None:
-            ref = argparse.Namespace(**cfg)
-            ref_settings = settings
-        elif settings != ref_settings:
+        if settings != ref_settings:
             diff = {k: (settings[k], ref_settings[k]) for k in SETTINGS if settings[k] != ref_settings[k]}
             raise SystemExit(f"{f} was run with other settings than {folders[0]}: {diff}")
         for row in res["per_seed"]:
@@ -298,7 +297,7 @@ def write_record(out: Path, args: argparse.Namespace, per_seed: list[dict], sour
             r, a = res[side], acc[side]
             lines.append(f"| {row['seed']} | {side} | {r['steps']} | {r['comparisons_per_s']:.2f} | {r['train_s']:.1f} | {r['peak_rss_mib']:.0f} | {a['accuracy']:.4f} | {a['log_loss']:.4f} |")
         ratios.append(res["instructrl"]["comparisons_per_s"] / res["trl"]["comparisons_per_s"])
-        diffs.append((acc["instructrl"]["accuracy"] - acc["trl"]["accuracy"], acc["trl"]["n_pairs"]))
+        diffs.append(acc["instructrl"]["accuracy"] - acc["trl"]["accuracy"])
         n_pairs += acc["trl"]["n_pairs"]
     mean = {side: sum(r["heldout"][side]["accuracy"] * r["heldout"][side]["n_pairs"] for r in per_seed) / n_pairs for side in ("instructrl", "trl")}
     log_loss = {side: sum(r["heldout"][side]["log_loss"] * r["heldout"][side]["n_pairs"] for r in per_seed) / n_pairs for side in ("instructrl", "trl")}
@@ -311,7 +310,7 @@ def write_record(out: Path, args: argparse.Namespace, per_seed: list[dict], sour
         f"(per seed {', '.join(f'{x:.2f}' for x in ratios)}; target >= 3x at equal or better held-out accuracy)\n\n"
         f"held-out accuracy pooled over {n_pairs:.0f} pairs: instructrl {mean['instructrl']:.4f}, TRL {mean['trl']:.4f} "
         f"(difference {mean['instructrl'] - mean['trl']:+.4f}, standard error <= {se:.4f} from the held-out pairs alone)\n\n"
-        f"{seed_spread([x for x, _ in diffs])}\n\n"
+        f"{seed_spread(diffs)}\n\n"
         f"held-out log loss pooled: instructrl {log_loss['instructrl']:.4f}, TRL {log_loss['trl']:.4f}"
     )
     info = per_seed[0]["data"]
