@@ -299,8 +299,12 @@ def write_record(out: Path, args: argparse.Namespace, per_seed: list[dict], sour
         ratios.append(res["instructrl"]["comparisons_per_s"] / res["trl"]["comparisons_per_s"])
         diffs.append(acc["instructrl"]["accuracy"] - acc["trl"]["accuracy"])
         n_pairs += acc["trl"]["n_pairs"]
-    mean = {side: sum(r["heldout"][side]["accuracy"] * r["heldout"][side]["n_pairs"] for r in per_seed) / n_pairs for side in ("instructrl", "trl")}
-    log_loss = {side: sum(r["heldout"][side]["log_loss"] * r["heldout"][side]["n_pairs"] for r in per_seed) / n_pairs for side in ("instructrl", "trl")}
+
+    def pooled(metric: str) -> dict[str, float]:
+        """``metric`` over all seeds' held-out pairs (each seed weighted by its pair count)."""
+        return {side: sum(r["heldout"][side][metric] * r["heldout"][side]["n_pairs"] for r in per_seed) / n_pairs for side in ("instructrl", "trl")}
+
+    mean, log_loss = pooled("accuracy"), pooled("log_loss")
     # standard error of a difference of two accuracies on the same pairs (upper bound: treats them as independent)
     se = math.sqrt(sum(mean[s] * (1 - mean[s]) for s in mean) / n_pairs)
     ratio = sum(ratios) / len(ratios)

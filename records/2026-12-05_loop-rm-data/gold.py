@@ -1,11 +1,12 @@
-import gzip, itertools, json, sys
+import itertools, sys
+from pathlib import Path
 import torch
-from instructrl.data import Prompt
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "2026-12-02_loop-ceiling-diagnosis"))
+from labeler_calibration import read_samples  # noqa: E402
 from instructrl.reward import load_reward_model, score
 from instructrl.tasks import grade
 torch.set_num_threads(2)
-rows = [json.loads(l) for l in gzip.open("/tmp/rmscale/valid_samples.jsonl.gz", "rt")]
-items = [(Prompt.from_dict(r["prompt"]), r["responses"]) for r in rows]
+items = read_samples(Path("/tmp/rmscale/valid_samples.jsonl.gz"))
 gold = [[grade(p, r).quality for r in rs] for p, rs in items]
 prompts = [p for p, rs in items for _ in rs]; responses = [r for _, rs in items for r in rs]
 for d in sys.argv[1:]:

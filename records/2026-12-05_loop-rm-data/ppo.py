@@ -33,4 +33,4 @@ print("ppo seconds", round(time.time() - t))
 if not (root / "round-1" / "rm").exists():
     shutil.copytree(Path(vinit).parent if Path(vinit).name == "final" else vinit, root / "round-1" / "rm")
 r = evaluate_round(cfg, root, 1)
-print("RESULT", tag, json.dumps(extra), json.dumps({k: {kk: (vv["rate"] if kk == "win_rate" and isinstance(vv, dict) and "rate" in vv else vv) for kk, vv in v.items() if not isinstance(vv, (list,)) } for k, v in r["policies"].items()}, default=str))
+print("RESULT", tag, json.dumps(extra), json.dumps({k: {kk: vv for kk, vv in v.items() if not isinstance(vv, list)} for k, v in r["policies"].items()}, default=str))

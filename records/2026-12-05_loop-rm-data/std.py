@@ -1,9 +1,10 @@
-import gzip, json, sys, statistics, torch
-from instructrl.data import Prompt
+import sys, statistics, torch
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "2026-12-02_loop-ceiling-diagnosis"))
+from labeler_calibration import read_samples  # noqa: E402
 from instructrl.reward import load_reward_model, score
 torch.set_num_threads(2)
-rows = [json.loads(l) for l in gzip.open("/tmp/rmscale/valid_samples.jsonl.gz", "rt")][:150]
-items = [(Prompt.from_dict(r["prompt"]), r["responses"]) for r in rows]
+items = read_samples(Path("/tmp/rmscale/valid_samples.jsonl.gz"))[:150]
 prompts = [p for p, rs in items for _ in rs]; responses = [r for _, rs in items for r in rs]
 for d in sys.argv[1:]:
     s = score(load_reward_model(d), prompts, responses)
