@@ -8,7 +8,9 @@ the extra closed-domain test set, ``data.closed_domain_test``, since the Table 1
 only ~9% of prompts there) and inappropriate, with Wilson intervals for the rates; the reward
 model's accuracy on these fresh comparisons; KL to the SFT reference on T=1 samples; and
 the held-out pretraining loss (the alignment tax). Responses are cached per policy, so
-rerunning the stage re-judges without generating again.
+rerunning the stage re-judges without generating again. For generated prompts it also
+breaks the test responses down by task family and constraint type with the spec checks
+(no labeler noise), so the report shows where a policy gained and where it lost.
 """
 
 from __future__ import annotations
@@ -78,6 +80,28 @@ def rating_summary(panel: Any, prompts: Sequence[Prompt], responses: Sequence[st
     }
 
 
+def spec_breakdown(prompts: Sequence[Prompt], responses: Sequence[str]) -> dict[str, dict[str, list[float]]]:
+    """Spec checks of each response, without labeler noise: per task family, ``[n, share
+    that does the task]``; per constraint type, ``[n, share met]`` over every instance of
+    that constraint. Prompts without a generated spec are skipped (real prompt sets)."""
+    from instructrl.tasks.grader import grade
+
+    tasks: dict[str, list[int]] = {}
+    constraints: dict[str, list[int]] = {}
+    for p, r in zip(prompts, responses):
+        spec = p.metadata.get("spec")
+        if not isinstance(spec, dict) or "task" not in spec:
+            continue
+        g = grade(p, r)
+        t = tasks.setdefault(spec["task"], [0, 0])
+        t[0], t[1] = t[0] + 1, t[1] + g.task_done
+        for ctype, ok in g.constraints:
+            c = constraints.setdefault(ctype, [0, 0])
+            c[0], c[1] = c[0] + 1, c[1] + ok
+    rates = lambda d: {k: [float(n), hits / n] for k, (n, hits) in sorted(d.items())}
+    return {"task_done": rates(tasks), "constraint_met": rates(constraints)}
+
+
 def rm_accuracy(rm_dir: Path, prompts, a: Sequence[str], b: Sequence[str], verdicts: Sequence[float]) -> dict[str, float]:
     """Agreement of the RM with held-out labelers on the non-tied comparisons."""
     from instructrl.reward import load_reward_model, score
@@ -145,6 +169,7 @@ def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
         row: dict[str, Any] = {"heldout_ptx_loss": heldout_loss(path, texts)}
         if panel is not None:
             row.update(rating_summary(panel, prompts, responses[name], closed, closed_responses[name]))
+        row["by_spec"] = spec_breakdown(prompts, responses[name])
         if name != "sft":
             judge = BackendJudge(make_backend(cfg, pool="heldout"), f"{cfg.name}/round-{k}/eval-{name}-vs-sft", poll_s=cfg.labelers_poll_s)
             wr, records = judge_win_rate(judge, prompts, responses[name], responses["sft"])

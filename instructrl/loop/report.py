@@ -139,6 +139,28 @@ def summary_table(rounds: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def spec_section(rounds: list[dict[str, Any]]) -> str:
+    """Task done per family and constraints met per type, SFT against the last round's
+    policy, from the spec checks (no labeler noise): where the policy gained and lost."""
+    last = next((r for r in reversed(rounds) if "ppo" in r["policies"]), None)
+    if last is None:
+        return ""
+    sft, pol = last["policies"]["sft"].get("by_spec"), last["policies"]["ppo"].get("by_spec")
+    if not sft or not pol or not sft["task_done"]:
+        return ""
+    k = last["round"]
+    out = [f"## Where round {k} gained and lost (spec checks, no labeler noise)\n"]
+    for key, what in (("task_done", "task family | prompts | does the task"), ("constraint_met", "constraint | instances | met")):
+        name, count, metric = what.split(" | ")
+        out.append(f"| {name} | {count} | {metric}: SFT | round {k} | change |\n|---|---|---|---|---|")
+        rows = sorted(sft[key].items(), key=lambda kv: (-kv[1][0], kv[0]))
+        for item, (n, a) in rows:
+            b = pol[key].get(item, [n, float("nan")])[1]
+            out.append(f"| {item} | {n:.0f} | {a:.2f} | {b:.2f} | {b - a:+.2f} |")
+        out.append("")
+    return "\n".join(out)
+
+
 def samples_section(root: Path, k: int, n: int = 6) -> str:
     d = root / f"round-{k}" / "eval"
     if not (d / "responses-ppo.jsonl").exists():
@@ -172,6 +194,7 @@ def write_report(root: Path, heldout_seed: int, timings: dict[str, float]) -> Pa
         _plot_overopt(curves, root / "overoptimization.png")
         (root / "overoptimization.json").write_text(json.dumps(curves, indent=2))
         parts += ["![win rate](winrate.png)\n", "![metadata](metadata.png)\n", "![PPO curves](ppo_curves.png)\n", "![over-optimisation](overoptimization.png)\n"]
+        parts.append(spec_section(rounds))
         parts.append(samples_section(root, ks[-1]))
     if timings:
         parts.append("## Wall-clock per stage (s)\n\n" + "\n".join(f"- {k}: {v:.0f}" for k, v in timings.items()) + "\n")
