@@ -84,20 +84,23 @@ def spec_breakdown(prompts: Sequence[Prompt], responses: Sequence[str]) -> dict[
     """Spec checks of each response, without labeler noise: per task family, ``[n, share
     that does the task]``; per constraint type, ``[n, share met]`` over every instance of
     that constraint. Prompts without a generated spec are skipped (real prompt sets)."""
-    from instructrl.tasks.grader import grade
+    from instructrl.tasks.grader import grade, spec_of
 
     tasks: dict[str, list[int]] = {}
     constraints: dict[str, list[int]] = {}
     for p, r in zip(prompts, responses):
-        spec = p.metadata.get("spec")
-        if not isinstance(spec, dict) or "task" not in spec:
+        try:
+            task = spec_of(p)["task"]
+        except ValueError:
             continue
         g = grade(p, r)
-        t = tasks.setdefault(spec["task"], [0, 0])
-        t[0], t[1] = t[0] + 1, t[1] + g.task_done
+        t = tasks.setdefault(task, [0, 0])
+        t[0] += 1
+        t[1] += g.task_done
         for ctype, ok in g.constraints:
             c = constraints.setdefault(ctype, [0, 0])
-            c[0], c[1] = c[0] + 1, c[1] + ok
+            c[0] += 1
+            c[1] += ok
     rates = lambda d: {k: [float(n), hits / n] for k, (n, hits) in sorted(d.items())}
     return {"task_done": rates(tasks), "constraint_met": rates(constraints)}
 

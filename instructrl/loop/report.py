@@ -150,8 +150,8 @@ def spec_section(rounds: list[dict[str, Any]]) -> str:
         return ""
     k = last["round"]
     out = [f"## Where round {k} gained and lost (spec checks, no labeler noise)\n"]
-    for key, what in (("task_done", "task family | prompts | does the task"), ("constraint_met", "constraint | instances | met")):
-        name, count, metric = what.split(" | ")
+    for key, name, count, metric in (("task_done", "task family", "prompts", "does the task"),
+                                     ("constraint_met", "constraint", "instances", "met")):
         out.append(f"| {name} | {count} | {metric}: SFT | round {k} | change |\n|---|---|---|---|---|")
         rows = sorted(sft[key].items(), key=lambda kv: (-kv[1][0], kv[0]))
         for item, (n, a) in rows:
