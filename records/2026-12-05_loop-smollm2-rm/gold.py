@@ -12,6 +12,7 @@ from instructrl.ppo import PPOConfig, train
 
 src = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/tmp/smol2/smollm2")
 root = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("/tmp/smol2/gold/smollm2")
+extra = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}  # PPO config overrides
 torch.set_num_threads(2)
 shutil.rmtree(root.parent, ignore_errors=True); root.mkdir(parents=True)
 for n in ["config.yaml", "data", "round-0"]:
@@ -27,6 +28,7 @@ over = merge({"model": {"name": sft}, "reward": {"kind": "task"}, "value": {"ini
               "ptx": {"data": str(root / "data" / "ptx.txt")},
               "data": {"prompts": str(root / "data" / "train.jsonl"), "valid_prompts": str(root / "data" / "valid.jsonl")},
               "output_dir": str(d), "seed": cfg.seed + 1, "progress": False, "threads": 2}, cfg.ppo)
+over = merge(over, extra)
 t = time.time()
 train(load_config(PPOConfig, None, over)); mark_done(d)
 print("ppo seconds", round(time.time() - t), flush=True)
