@@ -114,7 +114,7 @@ def _plot_overopt(curves: dict[int, list[dict[str, float]]], out: Path) -> None:
 
 
 def summary_table(rounds: list[dict[str, Any]]) -> str:
-    lines = ["| policy | win rate vs SFT (95% CI) | Likert | fails to follow | constraints met (95% CI) | hallucination (95% CI) | inappropriate | KL to SFT | held-out ptx loss (vs SFT) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| policy | win rate vs SFT (95% CI) | Likert | fails to follow | constraints met (95% CI) | hallucination (95% CI) | inappropriate | KL to SFT | RM acc. on fresh pairs | held-out ptx loss (vs SFT) |", "|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda x: "n/a" if x is None or x != x else f"{x:.3f}"
 
     def rate(row: dict[str, Any], key: str) -> str:  # "0.438 (0.349-0.531)" where an interval exists
@@ -133,7 +133,7 @@ def summary_table(rounds: list[dict[str, Any]]) -> str:
         wrs = f"{wr['win_rate']:.3f} ({wr['ci_low']:.3f}-{wr['ci_high']:.3f})" if wr else "-"
         lines.append(
             f"| {label} | {wrs} | {fmt(row.get('likert'))} | {fmt(row.get('fails_to_follow'))} | {rate(row, 'constraint_satisfied')} | "
-            f"{rate(row, 'hallucination')} | {fmt(row.get('inappropriate'))} | {fmt(row.get('kl_to_sft'))} | "
+            f"{rate(row, 'hallucination')} | {fmt(row.get('inappropriate'))} | {fmt(row.get('kl_to_sft'))} | {fmt(row.get('rm_accuracy'))} | "
             f"{fmt(row.get('heldout_ptx_loss'))} ({100 * row.get('heldout_ptx_loss_vs_sft', 0):+.1f}%) |"
         )
     return "\n".join(lines)
@@ -159,6 +159,44 @@ def spec_section(rounds: list[dict[str, Any]]) -> str:
             out.append(f"| {item} | {n:.0f} | {a:.2f} | {b:.2f} | {b - a:+.2f} |")
         out.append("")
     return "\n".join(out)
+
+
+def reward_section(root: Path, rounds: list[dict[str, Any]]) -> str:
+    """Per round: the rankings collected so far (what the RM trains on, less the ~10% of
+    prompts it holds out), its accuracy on those held-out rankings, its accuracy on the
+    evaluation's fresh comparisons (pairs PPO chose for their RM score, so a drop from the
+    first to the second is over-optimisation as much as a weak RM), and the training
+    labelers' agreement."""
+    fmt = lambda x: "n/a" if x is None or x != x else f"{x:.3f}"
+    lines = []
+    for r in rounds:
+        k = r["round"]
+        if k < 1:
+            continue
+        rd = root / f"round-{k}"
+        rm_eval = json.loads((rd / "rm" / "eval.json").read_text()) if (rd / "rm" / "eval.json").exists() else {}
+        labeling = json.loads((rd / "data" / "labeling.json").read_text()) if (rd / "data" / "labeling.json").exists() else {}
+        trained_on = rd / "rm-data" / "rankings.jsonl"
+        n_train = sum(1 for line in trained_on.read_text().splitlines() if line.strip()) if trained_on.exists() else None
+        ppo = r["policies"].get("ppo", {})
+        agreement = (labeling.get("agreement") or {}).get("agreement")
+        held = rm_eval.get("rm/valid_accuracy")
+        held_n = rm_eval.get("rm/valid_n_pairs")
+        fresh, fresh_n = ppo.get("rm_accuracy"), ppo.get("rm_n")
+        lines.append(
+            f"| {k} | {n_train if n_train is not None else 'n/a'} | {fmt(held)}"
+            f"{f' ({held_n:.0f} pairs)' if held_n else ''} | {fmt(fresh)}{f' ({fresh_n:.0f} pairs)' if fresh_n else ''} | "
+            f"{fmt(agreement)} |"
+        )
+    if not lines:
+        return ""
+    head = ("## Reward models and labelers\n\n"
+            "| round | rankings so far | RM accuracy, held-out rankings | RM accuracy, fresh comparisons "
+            "(policy vs SFT, held-out panel) | training labelers' agreement |\n|---|---|---|---|---|")
+    note = ("\nHeld-out rankings: the RM's own prompt-hash validation split of the rankings so far. "
+            "Fresh comparisons: the round's policy against SFT, judged by the held-out panel, ties left out. PPO chose the policy's answers for their RM score, so the RM's errors are over-represented "
+            "there: accuracy well below the held-out rankings' signals reward over-optimisation.\n")
+    return head + "\n" + "\n".join(lines) + "\n" + note
 
 
 def samples_section(root: Path, k: int, n: int = 6) -> str:
@@ -194,6 +232,7 @@ def write_report(root: Path, heldout_seed: int, timings: dict[str, float]) -> Pa
         _plot_overopt(curves, root / "overoptimization.png")
         (root / "overoptimization.json").write_text(json.dumps(curves, indent=2))
         parts += ["![win rate](winrate.png)\n", "![metadata](metadata.png)\n", "![PPO curves](ppo_curves.png)\n", "![over-optimisation](overoptimization.png)\n"]
+        parts.append(reward_section(root, rounds))
         parts.append(spec_section(rounds))
         parts.append(samples_section(root, ks[-1]))
     if timings:
