@@ -300,11 +300,16 @@ def train_ppo(cfg: LoopConfig, root: Path, k: int, ptx: bool = True) -> None:
     sft = str(root / "round-0" / "sft" / "final")
     init = sft if cfg.ppo_init == "sft" or k == 1 else str(root / f"round-{k - 1}" / "ppo" / "final")
     rm = str(root / f"round-{k}" / "rm" / "final")
+    # `ppo.reward.kind` other than "model" (e.g. "task", the spec grader the panel judges by)
+    # replaces the learned RM as PPO's reward: the ceiling a perfect RM would give. The RM
+    # still trains and initialises the value function.
+    gold = (cfg.ppo.get("reward") or {}).get("kind")
+    gold = None if gold in (None, "model") else gold
     over = merge(
         {
             "model": {"name": init},
             "reference": None if init == sft else sft,
-            "reward": {"kind": "model", "model": rm},
+            "reward": {"kind": "model", "model": rm} if gold is None else {"kind": gold},
             "value": {"init": rm},
             "ptx": {"data": str(root / "data" / "ptx.txt")},
             "data": {"prompts": str(root / "data" / "train.jsonl"), "valid_prompts": str(root / "data" / "valid.jsonl")},

@@ -78,3 +78,27 @@ def test_only_reruns_one_stage(tmp_path):
         from instructrl.loop import run
 
         run(build(LoopConfig, {"runs_dir": str(tmp_path), "rounds": 1}), only="round-9/rm")
+
+
+@pytest.mark.parametrize("reward", [None, "task"])
+def test_ppo_stage_reward_is_the_rm_or_the_gold_grader(tmp_path, monkeypatch, reward):
+    """The PPO stage optimises the round's RM; `ppo.reward.kind=task` swaps in the spec
+    grader (the gold-reward ceiling) while the RM still initialises the value function."""
+    import instructrl.ppo
+    from instructrl.loop.stages import train_ppo
+
+    seen = []
+    monkeypatch.setattr(instructrl.ppo, "train", lambda c: seen.append(c))
+    over = {"runs_dir": str(tmp_path), "rounds": 2}
+    if reward:
+        over["ppo"] = {"reward": {"kind": reward}}
+    cfg = build(LoopConfig, over)
+    train_ppo(cfg, cfg.root, 2)
+    (c,) = seen
+    rm = str(cfg.root / "round-2" / "rm" / "final")
+    assert c.value.init == rm and c.model.name == str(cfg.root / "round-0" / "sft" / "final")
+    if reward:
+        assert c.reward.kind == "task" and c.reward.model is None
+    else:
+        assert c.reward.kind == "model" and c.reward.model == rm
+    assert (cfg.root / "round-2" / "ppo" / "STAGE_DONE").exists()
