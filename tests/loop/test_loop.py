@@ -68,6 +68,7 @@ def test_two_round_loop_resumes_after_kill(tmp_path):
     assert n2 > n1
     report = (root / "report.md").read_text()
     assert "## Where round 2 gained and lost" in report and "| constraint | instances |" in report
+    assert "## Reward models and labelers" in report and f"| 2 | {n2} | " in report
     assert set(ppo["by_spec"]) == {"task_done", "constraint_met"}
     assert "win rate vs SFT" in report and "hallucination (95% CI)" in report and "8 extra" in report and (root / "winrate.png").exists() and (root / "overoptimization.png").exists()
     assert elapsed < 180  # the issue asks < 1 min on an idle machine; CI shares 2 cores with nothing else
