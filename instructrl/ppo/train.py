@@ -189,6 +189,16 @@ def set_tf_eps(opt: torch.optim.Optimizer, eps: float) -> None:
         group["eps"] = tf_style_eps(eps, group["betas"][1], step)
 
 
+def warmup_warning(total: int, warmup: int, start: float) -> str | None:
+    """A warning when the warmup takes up half the run or more: the paper's 10 iterations
+    are 2% of its ~500, but of a 16-iteration run they are most of it."""
+    if total <= 0 or warmup <= 0 or warmup * 2 < total:
+        return None
+    mean = sum(lr_multiplier(i, total, warmup, start, "constant") for i in range(total)) / total
+    return (f"ppo: warning: optim.warmup_iterations={warmup} covers {min(warmup, total)} of {total} iterations "
+            f"(mean lr {mean:.2f}x the peak); set it lower for a run this short")
+
+
 def lr_multiplier(iteration: int, total: int, warmup: int, start: float, decay: str) -> float:
     """Warmup linearly from ``start`` x peak to the peak over ``warmup`` iterations (paper:
     10 iterations from 0.1x), then constant (paper) or linear to 0 ([LHP])."""
@@ -463,6 +473,8 @@ def train(cfg: PPOConfig, *, scorer: Scorer | None = None, generator: Generation
     _truncate_samples(run / "samples.jsonl", start)
     total = cfg.iterations
     print(f"ppo: {len(data.train)} prompts ({len(data.valid)} valid, {data.n_skipped} skipped), {total} iterations of {cfg.batch_size} episodes")
+    if (note := warmup_warning(total, cfg.optim.warmup_iterations, cfg.optim.warmup_start)) and start == 0:
+        print(note)
     bar = _progress(cfg, total, start)
     for it in range(start, total):
         mult = lr_multiplier(it, total, cfg.optim.warmup_iterations, cfg.optim.warmup_start, cfg.optim.decay)

@@ -168,3 +168,12 @@ def test_tf_style_eps_reproduces_tf_adam():
     o2.step()  # torch's placement differs on the first step: the test can tell them apart
     first = torch.tensor([1.0, -2.0, 0.5]) - lr * math.sqrt(1 - b2) / (1 - b1) * (0.1 * plain.grad) / ((0.05 * plain.grad**2).sqrt() + eps)
     assert (plain.detach() - first).abs().max() > 1e-4
+
+
+def test_warmup_warning_only_when_warmup_is_half_the_run():
+    from instructrl.ppo.train import warmup_warning
+
+    assert warmup_warning(500, 10, 0.1) is None and warmup_warning(24, 3, 0.1) is None and warmup_warning(16, 0, 0.1) is None
+    w = warmup_warning(16, 10, 0.1)  # the smollm2 preset's PPO: 10 of its 16 iterations warm up
+    assert "covers 10 of 16 iterations" in w and "mean lr 0.69x" in w
+    assert "covers 4 of 4" in warmup_warning(4, 10, 0.1)
