@@ -146,6 +146,7 @@ class PPODataConfig:
     prompts: str = field("generated:2000", help="training prompts: JSONL path | hf:<name>[@split] | generated:<n>[@seed]")
     valid_prompts: str | None = field(None, help="validation prompts (same spec forms); default: a held-out slice of `prompts`")
     valid_size: int = field(32, help="prompts held out for validation when `valid_prompts` is not given")
+    valid_max: int | None = field(None, help="evaluate on at most this many validation prompts (a seeded sample; each evaluation samples, scores and logs them all)")
     columns: dict = field(default_factory=dict, help="hf: column mapping, record field -> dataset column")
     max_prompt_len: int = field(256, help="prompts longer than this many tokens are skipped (the paper: 1k)")
     use_chat_template: bool = field(True, help="render prompts with the tokenizer's chat template when it has one")
@@ -153,6 +154,8 @@ class PPODataConfig:
     def __post_init__(self) -> None:
         if self.valid_size < 0 or self.max_prompt_len < 1:
             raise ValueError(f"data.valid_size must be >= 0 and data.max_prompt_len >= 1, got {self.valid_size}, {self.max_prompt_len}")
+        if self.valid_max is not None and self.valid_max < 1:
+            raise ValueError(f"data.valid_max must be >= 1 (or null for all), got {self.valid_max}")
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,9 @@ def prepare_prompts(cfg: PPOConfig, tok: Any) -> PromptData:
         random.Random(cfg.seed).shuffle(order)
         valid = [prompts[i] for i in order[: d.valid_size]]
         prompts = [prompts[i] for i in sorted(order[d.valid_size :])]
+    if d.valid_max is not None and len(valid) > d.valid_max:
+        keep = sorted(random.Random(cfg.seed + 1).sample(range(len(valid)), d.valid_max))
+        valid = [valid[i] for i in keep]
 
     def tokenize(ps: list[Prompt]) -> tuple[list[Prompt], list[list[int]], int]:
         keep, ids, skipped = [], [], 0
