@@ -89,7 +89,12 @@ def test_ppo_stage_reward_is_the_rm_or_the_gold_grader(tmp_path, monkeypatch, re
     from instructrl.loop.stages import train_ppo
 
     seen = []
-    monkeypatch.setattr(instructrl.ppo, "train", lambda c: seen.append(c))
+
+    def fake_train(c):
+        seen.append(c)
+        (Path(c.output_dir) / "checkpoints" / "step-4").mkdir(parents=True)
+
+    monkeypatch.setattr(instructrl.ppo, "train", fake_train)
     over = {"runs_dir": str(tmp_path), "rounds": 2}
     if reward:
         over["ppo"] = {"reward": {"kind": reward}}
@@ -103,3 +108,5 @@ def test_ppo_stage_reward_is_the_rm_or_the_gold_grader(tmp_path, monkeypatch, re
     else:
         assert c.reward.kind == "model" and c.reward.model == rm
     assert (cfg.root / "round-2" / "ppo" / "STAGE_DONE").exists()
+    # resumable inside the stage while it runs; its checkpoints go once it is done
+    assert c.save_every == 4 and not (cfg.root / "round-2" / "ppo" / "checkpoints").exists()
