@@ -113,15 +113,22 @@ def _plot_overopt(curves: dict[int, list[dict[str, float]]], out: Path) -> None:
     plt.close(fig)
 
 
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{x:.3f}"
+
+
+def _json_or_empty(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def summary_table(rounds: list[dict[str, Any]]) -> str:
     lines = ["| policy | win rate vs SFT (95% CI) | Likert | fails to follow | constraints met (95% CI) | hallucination (95% CI) | inappropriate | KL to SFT | RM acc. on fresh pairs | held-out ptx loss (vs SFT) |", "|---|---|---|---|---|---|---|---|---|---|"]
-    fmt = lambda x: "n/a" if x is None or x != x else f"{x:.3f}"
 
     def rate(row: dict[str, Any], key: str) -> str:  # "0.438 (0.349-0.531)" where an interval exists
         lo_hi = row.get(f"{key}_ci")
         if not lo_hi or lo_hi[0] != lo_hi[0]:
-            return fmt(row.get(key))
-        return f"{fmt(row.get(key))} ({lo_hi[0]:.2f}-{lo_hi[1]:.2f})"
+            return _fmt(row.get(key))
+        return f"{_fmt(row.get(key))} ({lo_hi[0]:.2f}-{lo_hi[1]:.2f})"
 
     entries = [("SFT", rounds[-1]["policies"]["sft"])] if rounds else []
     for r in rounds:
@@ -132,9 +139,9 @@ def summary_table(rounds: list[dict[str, Any]]) -> str:
         wr = row.get("win_rate")
         wrs = f"{wr['win_rate']:.3f} ({wr['ci_low']:.3f}-{wr['ci_high']:.3f})" if wr else "-"
         lines.append(
-            f"| {label} | {wrs} | {fmt(row.get('likert'))} | {fmt(row.get('fails_to_follow'))} | {rate(row, 'constraint_satisfied')} | "
-            f"{rate(row, 'hallucination')} | {fmt(row.get('inappropriate'))} | {fmt(row.get('kl_to_sft'))} | {fmt(row.get('rm_accuracy'))} | "
-            f"{fmt(row.get('heldout_ptx_loss'))} ({100 * row.get('heldout_ptx_loss_vs_sft', 0):+.1f}%) |"
+            f"| {label} | {wrs} | {_fmt(row.get('likert'))} | {_fmt(row.get('fails_to_follow'))} | {rate(row, 'constraint_satisfied')} | "
+            f"{rate(row, 'hallucination')} | {_fmt(row.get('inappropriate'))} | {_fmt(row.get('kl_to_sft'))} | {_fmt(row.get('rm_accuracy'))} | "
+            f"{_fmt(row.get('heldout_ptx_loss'))} ({100 * row.get('heldout_ptx_loss_vs_sft', 0):+.1f}%) |"
         )
     return "\n".join(lines)
 
@@ -167,15 +174,14 @@ def reward_section(root: Path, rounds: list[dict[str, Any]]) -> str:
     evaluation's fresh comparisons (pairs PPO chose for their RM score, so a drop from the
     first to the second is over-optimisation as much as a weak RM), and the training
     labelers' agreement."""
-    fmt = lambda x: "n/a" if x is None or x != x else f"{x:.3f}"
     lines = []
     for r in rounds:
         k = r["round"]
         if k < 1:
             continue
         rd = root / f"round-{k}"
-        rm_eval = json.loads((rd / "rm" / "eval.json").read_text()) if (rd / "rm" / "eval.json").exists() else {}
-        labeling = json.loads((rd / "data" / "labeling.json").read_text()) if (rd / "data" / "labeling.json").exists() else {}
+        rm_eval = _json_or_empty(rd / "rm" / "eval.json")
+        labeling = _json_or_empty(rd / "data" / "labeling.json")
         trained_on = rd / "rm-data" / "rankings.jsonl"
         n_train = sum(1 for line in trained_on.read_text().splitlines() if line.strip()) if trained_on.exists() else None
         ppo = r["policies"].get("ppo", {})
@@ -184,9 +190,9 @@ def reward_section(root: Path, rounds: list[dict[str, Any]]) -> str:
         held_n = rm_eval.get("rm/valid_n_pairs")
         fresh, fresh_n = ppo.get("rm_accuracy"), ppo.get("rm_n")
         lines.append(
-            f"| {k} | {n_train if n_train is not None else 'n/a'} | {fmt(held)}"
-            f"{f' ({held_n:.0f} pairs)' if held_n else ''} | {fmt(fresh)}{f' ({fresh_n:.0f} pairs)' if fresh_n else ''} | "
-            f"{fmt(agreement)} |"
+            f"| {k} | {n_train if n_train is not None else 'n/a'} | {_fmt(held)}"
+            f"{f' ({held_n:.0f} pairs)' if held_n else ''} | {_fmt(fresh)}{f' ({fresh_n:.0f} pairs)' if fresh_n else ''} | "
+            f"{_fmt(agreement)} |"
         )
     if not lines:
         return ""

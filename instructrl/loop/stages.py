@@ -304,13 +304,12 @@ def train_ppo(cfg: LoopConfig, root: Path, k: int, ptx: bool = True) -> None:
     # `ppo.reward.kind` other than "model" (e.g. "task", the spec grader the panel judges by)
     # replaces the learned RM as PPO's reward: the ceiling a perfect RM would give. The RM
     # still trains and initialises the value function.
-    gold = (cfg.ppo.get("reward") or {}).get("kind")
-    gold = None if gold in (None, "model") else gold
+    reward_kind = (cfg.ppo.get("reward") or {}).get("kind") or "model"
     over = merge(
         {
             "model": {"name": init},
             "reference": None if init == sft else sft,
-            "reward": {"kind": "model", "model": rm} if gold is None else {"kind": gold},
+            "reward": {"kind": "model", "model": rm} if reward_kind == "model" else {},
             "value": {"init": rm},
             "ptx": {"data": str(root / "data" / "ptx.txt")},
             "data": {"prompts": str(root / "data" / "train.jsonl"), "valid_prompts": str(root / "data" / "valid.jsonl")},

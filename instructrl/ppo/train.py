@@ -476,7 +476,7 @@ def train(cfg: PPOConfig, *, scorer: Scorer | None = None, generator: Generation
     _truncate_samples(run / "samples.jsonl", start)
     total = cfg.iterations
     print(f"ppo: {len(data.train)} prompts ({len(data.valid)} valid, {data.n_skipped} skipped), {total} iterations of {cfg.batch_size} episodes")
-    if (note := warmup_warning(total, cfg.optim.warmup_iterations, cfg.optim.warmup_start)) and start == 0:
+    if start == 0 and (note := warmup_warning(total, cfg.optim.warmup_iterations, cfg.optim.warmup_start)):
         print(note)
     bar = _progress(cfg, total, start)
     for it in range(start, total):
