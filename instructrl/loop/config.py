@@ -59,6 +59,11 @@ class LoopEvalConfig:
     temperature: float = field(0.0, help="sampling temperature at evaluation (0 = greedy)")
     kl_samples: int = field(64, help="test prompts sampled at T=1 to measure KL to the reference")
     heldout_seed: int = field(1, help="seed of the held-out labeler panel")
+    interval: Literal["bootstrap", "wilson"] = field(
+        "bootstrap",
+        help="95% interval of the win rate: percentile bootstrap over prompts (exact for scores of 0, .25, .5, .75, 1), "
+        "or Wilson on the mean score (conservative when ties are frequent); the other is recorded too",
+    )
 
 
 @dataclass(frozen=True)

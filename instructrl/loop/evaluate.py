@@ -1,7 +1,8 @@
 """Per-round evaluation, as the paper's (method doc §7), judged by the held-out panel.
 
 On test prompts from held-out users: win rate of the round's policy against the SFT policy
-(both presentation orders, ties half, Wilson 95% interval), mean Likert and the rates of
+(both presentation orders, ties half, 95% interval by bootstrap over prompts, or Wilson:
+``eval.interval``; the other method's bounds are recorded beside it), mean Likert and the rates of
 fails-to-follow, constraint satisfied (prompts with explicit constraints only),
 closed-domain hallucination (prompts with a passage: those among the test prompts plus
 the extra closed-domain test set, ``data.closed_domain_test``, since the Table 1 mix puts
@@ -40,6 +41,16 @@ def _responses(cfg: LoopConfig, policy: Path, prompts: Sequence[Prompt], cache: 
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text("".join(json.dumps({"prompt_id": p.id, "response": t}) + "\n" for p, t in zip(prompts, texts)))
     return texts
+
+
+def other_interval(method: str, records: Sequence[dict[str, Any]], seed: int) -> dict[str, float]:
+    """The win rate's interval by the method not chosen (``ci_low_wilson``/``ci_high_wilson``
+    or ``..._bootstrap``), so a record can quote both."""
+    from instructrl.evals.stats import mean_interval
+
+    other = "wilson" if method == "bootstrap" else "bootstrap"
+    _, lo, hi = mean_interval([r["score_a"] for r in records], other, seed=seed)
+    return {f"ci_low_{other}": lo, f"ci_high_{other}": hi}
 
 
 def rating_summary(panel: Any, prompts: Sequence[Prompt], responses: Sequence[str],
@@ -175,8 +186,8 @@ def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
         row["by_spec"] = spec_breakdown(prompts, responses[name])
         if name != "sft":
             judge = BackendJudge(make_backend(cfg, pool="heldout"), f"{cfg.name}/round-{k}/eval-{name}-vs-sft", poll_s=cfg.labelers_poll_s)
-            wr, records = judge_win_rate(judge, prompts, responses[name], responses["sft"])
-            row["win_rate"] = wr.to_dict()
+            wr, records = judge_win_rate(judge, prompts, responses[name], responses["sft"], interval=cfg.eval.interval, seed=cfg.seed)
+            row["win_rate"] = {**wr.to_dict(), "interval": cfg.eval.interval, **other_interval(cfg.eval.interval, records, cfg.seed)}
             (d / f"winrate-{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
             row.update(rm_accuracy(root / f"round-{k}" / "rm" / "final", prompts, responses[name], responses["sft"], [r["score_a"] for r in records]))
             row["kl_to_sft"] = kl_to_reference(path, sft, prompts[: cfg.eval.kl_samples], cfg.eval.max_new_tokens, cfg.seed)

@@ -38,3 +38,11 @@ def test_summary_table_has_the_fresh_rm_accuracy(tmp_path):
     ppo = [c.strip() for c in rows[3].strip("|").split("|")]
     assert len(sft) == len(header) == len(rows[1].strip("|").split("|"))
     assert sft[col] == "n/a" and ppo[col] == "0.500"
+
+
+def test_summary_table_names_the_interval_method_and_counts(tmp_path):
+    rounds = [_round(tmp_path, 1, 0.632, 0.5, 84.0, 0.753, 300)]
+    rounds[0]["policies"]["ppo"]["win_rate"] = {"win_rate": 0.572, "ci_low": 0.518, "ci_high": 0.623, "wins": 54, "ties": 62, "losses": 34, "interval": "bootstrap"}
+    rows = summary_table(rounds).splitlines()
+    assert "win rate vs SFT (95% CI, bootstrap; W/T/L)" in rows[0]
+    assert "| 0.572 (0.518-0.623); 54/62/34 |" in rows[3]
