@@ -42,6 +42,8 @@ class LoopDataConfig:
     closed_domain_test: int = field(96, help="extra closed-domain test prompts (held-out users) the hallucination rate is also measured on (docs/loop.md)")
     ptx_docs: int = field(3000, help="pretraining documents for the SFT mix and PPO-ptx")
     heldout_docs: int = field(200, help="held-out pretraining documents for the alignment tax")
+    corpus_reading: float = field(0.0, help="share of pretraining paragraphs that are reading documents: a passage, then text referring back to it (docs/tasks-and-labelers.md)")
+    corpus_case: float = field(0.0, help="share of pretraining documents written all in capitals or all in lower case")
     seed: int = field(0, help="seed of the prompt generator and splits")
 
     def __post_init__(self) -> None:

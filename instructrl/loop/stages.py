@@ -62,7 +62,7 @@ def prepare_data(cfg: LoopConfig, root: Path) -> None:
     write_jsonl(d / "test.jsonl", test)
     closed = closed_domain_test_set(dc.closed_domain_test, dc.seed, test, prompts, dc.difficulty)
     write_jsonl(d / "test-closed.jsonl", closed)
-    docs = generate_pretraining_corpus(dc.ptx_docs + dc.heldout_docs, seed=dc.seed + 7)
+    docs = generate_pretraining_corpus(dc.ptx_docs + dc.heldout_docs, seed=dc.seed + 7, reading=dc.corpus_reading, case=dc.corpus_case)
     (d / "ptx.txt").write_text("\n\n".join(docs[: dc.ptx_docs]))
     (d / "heldout.txt").write_text("\n\n".join(docs[dc.ptx_docs :]))
     info = {"generated": len(prompts), "train": len(train), "valid": len(valid), "test": len(test), "test_closed": len(closed)}

@@ -25,6 +25,8 @@ class TasksConfig:
         "medium", help="constraint load, false premises, few-shot share (tasks.generator.DIFFICULTIES)")
     per_user_cap: int = field(200, help="at most this many prompts per user (paper: 200)")
     n_pretraining_docs: int = field(5000, help="documents in the pretraining corpus")
+    corpus_reading: float = field(0.0, help="share of pretraining paragraphs that are reading documents (a passage, then text referring back to it)")
+    corpus_case: float = field(0.0, help="share of pretraining documents written all in capitals or all in lower case")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     write_jsonl(out / "demonstrations.jsonl",
                 [Demonstration(prompt=p, response=demonstrate(p, seed=cfg.seed), labeler_id="demonstrator")
                  for p in train])
-    docs = generate_pretraining_corpus(cfg.n_pretraining_docs, cfg.seed)
+    docs = generate_pretraining_corpus(cfg.n_pretraining_docs, cfg.seed, reading=cfg.corpus_reading, case=cfg.corpus_case)
     (out / "pretraining.txt").write_text("\n\n---\n\n".join(docs) + "\n")
     print(f"wrote {len(train)}/{len(valid)}/{len(test)} prompts (train/valid/test), {len(train)} demonstrations, "
           f"{len(docs)} pretraining documents to {out}")
