@@ -53,6 +53,9 @@ class LoopDataConfig:
             raise ValueError(f"data.closed_domain_test must be >= 0, got {self.closed_domain_test}")
         if len(self.split) != 3 or abs(sum(self.split) - 1.0) > 1e-6:
             raise ValueError(f"data.split must be 3 fractions summing to 1, got {self.split}")
+        for name in ("corpus_reading", "corpus_case"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"data.{name} must be a fraction in [0, 1], got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

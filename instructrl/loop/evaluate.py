@@ -9,7 +9,8 @@ the extra closed-domain test set, ``data.closed_domain_test``, since the Table 1
 only ~9% of prompts there) and inappropriate, with Wilson intervals for the rates; the reward
 model's accuracy on these fresh comparisons; KL to the SFT reference on T=1 samples; and
 the held-out pretraining loss (the alignment tax). Responses are cached per policy, so
-rerunning the stage re-judges without generating again. For generated prompts it also
+rerunning the stage re-judges without generating again, and the SFT policy's answers are
+generated once and reused by later rounds (same policy, prompts and decoding settings). For generated prompts it also
 breaks the test responses down by task family and constraint type with the spec checks
 (no labeler noise), so the report shows where a policy gained and where it lost.
 """
@@ -29,17 +30,49 @@ from .config import LoopConfig
 from .stages import closed_test_prompts, mark_done
 
 
-def _responses(cfg: LoopConfig, policy: Path, prompts: Sequence[Prompt], cache: Path) -> list[str]:
+def _generation_key(cfg: LoopConfig, policy: Path, prompts: Sequence[Prompt]) -> dict[str, Any]:
+    """What a policy's evaluation responses depend on (its weights files by size and mtime,
+    decoding settings, prompts): an earlier round's file is reused only if these match."""
+    policy = Path(policy).resolve()
+    weights = sorted([f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in policy.glob("*.safetensors")) if policy.is_dir() else []
+    return {"policy": str(policy), "weights": weights, "max_new_tokens": cfg.eval.max_new_tokens,
+            "temperature": cfg.eval.temperature, "seed": cfg.seed, "prompt_ids": [p.id for p in prompts]}
+
+
+def _read_cache(cache: Path, prompts: Sequence[Prompt], key: dict[str, Any] | None = None) -> list[str] | None:
+    """``cache``'s responses if it holds exactly ``prompts`` (and, given ``key``, was written
+    under that key), else None."""
+    if not cache.exists():
+        return None
+    meta = cache.with_suffix(".key.json")
+    if key is not None and (not meta.exists() or json.loads(meta.read_text()) != key):
+        return None
+    rows = [json.loads(l) for l in cache.read_text().splitlines()]
+    if [r["prompt_id"] for r in rows] != [p.id for p in prompts]:
+        return None
+    return [r["response"] for r in rows]
+
+
+def _responses(cfg: LoopConfig, policy: Path, prompts: Sequence[Prompt], cache: Path, earlier: Sequence[Path] = ()) -> list[str]:
+    """The policy's evaluation responses: from ``cache`` if there (a rerun of the stage), else
+    from an ``earlier`` round's file written for the same key (the SFT policy answers the same
+    every round), else generated; written to ``cache`` with its key beside it."""
     from .stages import sample_responses
 
-    if cache.exists():
-        rows = [json.loads(l) for l in cache.read_text().splitlines()]
-        if [r["prompt_id"] for r in rows] == [p.id for p in prompts]:
-            return [r["response"] for r in rows]
-    outs = sample_responses(str(policy), prompts, 1, max_new_tokens=cfg.eval.max_new_tokens, temperature=cfg.eval.temperature, seed=cfg.seed)
-    texts = [o[0] for o in outs]
+    texts = _read_cache(cache, prompts)
+    if texts is not None:
+        return texts
+    key = _generation_key(cfg, policy, prompts)
+    for f in earlier:
+        texts = _read_cache(f, prompts, key)
+        if texts is not None:
+            break
+    else:
+        outs = sample_responses(str(policy), prompts, 1, max_new_tokens=cfg.eval.max_new_tokens, temperature=cfg.eval.temperature, seed=cfg.seed)
+        texts = [o[0] for o in outs]
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text("".join(json.dumps({"prompt_id": p.id, "response": t}) + "\n" for p, t in zip(prompts, texts)))
+    cache.with_suffix(".key.json").write_text(json.dumps(key))
     return texts
 
 
@@ -171,11 +204,14 @@ def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
         policies["ppo"] = root / f"round-{k}" / "ppo" / "final"
         if (root / f"round-{k}" / "ppo-noptx" / "final").exists():
             policies["ppo-noptx"] = root / f"round-{k}" / "ppo-noptx" / "final"
-    responses = {n: _responses(cfg, p, prompts, d / f"responses-{n}.jsonl") for n, p in policies.items()}
+    earlier = lambda name: [root / f"round-{j}" / "eval" / name for j in range(k - 1, -1, -1)]
+    responses = {n: _responses(cfg, p, prompts, d / f"responses-{n}.jsonl", earlier(f"responses-{n}.jsonl") if n == "sft" else ())
+                 for n, p in policies.items()}
     panel = make_backend(cfg, pool="heldout") if cfg.labelers == "simulated" else None
     # the extra closed-domain prompts only feed the panel's hallucination rate
     closed = closed_test_prompts(root) if panel is not None else []
-    closed_responses = {n: _responses(cfg, p, closed, d / f"responses-{n}-closed.jsonl") if closed else []
+    closed_responses = {n: _responses(cfg, p, closed, d / f"responses-{n}-closed.jsonl",
+                                      earlier(f"responses-{n}-closed.jsonl") if n == "sft" else ()) if closed else []
                         for n, p in policies.items()}
     texts = [t for t in (root / "data" / "heldout.txt").read_text().split("\n\n") if t.strip()]
     result: dict[str, Any] = {"round": k, "n_prompts": len(prompts), "n_closed_extra": len(closed), "policies": {}}
