@@ -6,8 +6,7 @@ import re
 import sys
 from pathlib import Path
 
-PEOPLE = ("Mara", "Tomas", "Ines", "Otto", "Lena", "Ravi", "Nora", "Felix", "Hana", "Ivo", "Sofia", "Karl", "Ada", "Bruno", "Elsa", "Pavel")
-JOBS = ("baker", "pilot", "teacher", "farmer", "doctor", "painter", "sailor", "miner", "tailor", "singer", "gardener", "potter")
+from instructrl.tasks.world import JOBS, PEOPLE  # the prompts' world: every person and job a passage can name
 
 
 def stats(run: Path, policy: str = "sft", k: int = 1) -> dict:

@@ -1,5 +1,9 @@
 """The pretraining corpus: deterministic plain text from the prompts' world."""
 
+import hashlib
+
+import pytest
+
 from instructrl.tasks import generate_pretraining_corpus
 from instructrl.tasks import world as W
 from instructrl.tasks.constraints import words
@@ -34,8 +38,6 @@ def test_dataset_command_writes_splits_demos_and_corpus(tmp_path):
 
 def test_default_corpus_is_pinned():
     """Records and presets name a corpus by its seed: the default mix must not drift."""
-    import hashlib
-
     docs = generate_pretraining_corpus(50, seed=0)
     assert hashlib.sha256("\x00".join(docs).encode()).hexdigest()[:16] == "143ea4e960d8e1af"
 
@@ -69,8 +71,6 @@ def test_case_variants():
 
 
 def test_corpus_fractions_are_validated():
-    import pytest
-
     for kw in ({"reading": 1.5}, {"case": -0.1}):
         with pytest.raises(ValueError, match=next(iter(kw))):
             generate_pretraining_corpus(3, seed=0, **kw)
