@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 
 from instructrl.tasks import world as W
-from instructrl.tasks.families import _a, build_generation, make_passage
+from instructrl.tasks.families import build_generation, make_passage
 
 
 def _animal_doc(rng: random.Random) -> str:
@@ -67,16 +67,16 @@ def _reading_doc(rng: random.Random) -> str:
     """A passage, then text that refers back to it: facts restated, Q/A, the people in it."""
     passage, f = make_passage(rng)
     person = f["person"]
-    qa = [(f"What does {person} do?", f"{person} is {_a(f['job'])}."), (f"Where does {person} live?", f"In {f['town']}.")]
-    said = [f"{person} is {_a(f['job'])} in {f['town']}."]
+    qa = [(f"What does {person} do?", f"{person} is {W.with_article(f['job'])}."), (f"Where does {person} live?", f"In {f['town']}.")]
+    said = [f"{person} is {W.with_article(f['job'])} in {f['town']}."]
     if "pet" in f:
-        qa.append((f"What pet does {person} have?", f"{_a(f['pet']).capitalize()}."))
+        qa.append((f"What pet does {person} have?", f"{W.with_article(f['pet']).capitalize()}."))
         said.append(f"{person} has a pet {f['pet']}.")
     if "hobby" in f:
         qa.append((f"What does {person} do on Sundays?", f"{person} {f['hobby']}."))
         said.append(f"On Sundays {person} {f['hobby']}.")
     if "friend_job" in f:
-        qa.append((f"Who visits {person} each spring?", f"{f['friend']}, {_a(f['friend_job'])} from {f['other_town']}."))
+        qa.append((f"Who visits {person} each spring?", f"{f['friend']}, {W.with_article(f['friend_job'])} from {f['other_town']}."))
     if "food" in f:
         qa.append((f"What does {person} like to eat?", f"{f['food'].capitalize()}."))
     people = [person] + ([f["friend"]] if "friend" in f else [])

@@ -26,11 +26,6 @@ class Draft:
     tail: str = ""  # text that must close the prompt (a sentence to complete), after the constraints
 
 
-def _a(noun: str) -> str:
-    """``noun`` with its indefinite article ("an owl", "a fox")."""
-    return f"{'an' if noun[0].lower() in 'aeiou' else 'a'} {noun}"
-
-
 def _pick(rng: random.Random, options: tuple[str, ...] | list[str]) -> str:
     return options[rng.randrange(len(options))]
 
@@ -52,7 +47,7 @@ def make_passage(rng: random.Random, need: tuple[str, ...] = ()) -> tuple[str, d
     facts: dict[str, Any] = {"person": person, "job": job, "town": town.name}
     first = _pick(rng, (f"{person} is a {job} in {town.name}.", f"{person} works as a {job} in {town.name}."))
     optional = {
-        "pet": _pick(rng, (f"{person} has a pet {pet}.", f"{person} keeps {_a(pet)} at home.")),
+        "pet": _pick(rng, (f"{person} has a pet {pet}.", f"{person} keeps {W.with_article(pet)} at home.")),
         "hobby": f"On Sundays {person} {hobby}.",
         "friend": f"{friend}, a {fjob} from {otown.name}, visits {person} each spring.",
         "food": f"{person} likes to eat {food}, but {friend} prefers {ffood}.",
@@ -84,19 +79,19 @@ def _compose(kind: str, rng: random.Random) -> tuple[str, list[str], list[str]]:
     tasty = _pick(rng, ("fresh", "tasty", "warm", "sweet"))
     short = _pick(rng, ("short", "brief", "little"))
     if kind == "story":
-        return (_pick(rng, (f"Write a {short} story about {_a(a.name)} in {t.name}.",
-                            f"Tell me a story about {_a(a.name)} who lives near {t.name}.",
-                            f"Write a tale for children about {_a(a.name)} and the town of {t.name}.")),
+        return (_pick(rng, (f"Write a {short} story about {W.with_article(a.name)} in {t.name}.",
+                            f"Tell me a story about {W.with_article(a.name)} who lives near {t.name}.",
+                            f"Write a tale for children about {W.with_article(a.name)} and the town of {t.name}.")),
                 [a.name, t.name],
-                [_pick(rng, (f"Once {_a(a.color)} {a.name} lived near {t.name}.",
-                             f"In {t.name} there lived {_a(a.color)} {a.name}.")),
+                [_pick(rng, (f"Once {W.with_article(a.color)} {a.name} lived near {t.name}.",
+                             f"In {t.name} there lived {W.with_article(a.color)} {a.name}.")),
                  f"Every {a.active} it looked for {a.eats} by the {a.lives}.",
-                 f"One day {_a(person)} {job} named {p} gave it some {food}.",
+                 f"One day {W.with_article(person)} {job} named {p} gave it some {food}.",
                  "They soon became good friends.",
                  f"Now the {a.name} visits the {t.landmark} each week."])
     if kind == "poem":
         return (_pick(rng, (f"Write a {short} poem about the {a.name}.",
-                            f"Write a few lines of verse about {_a(a.name)}.")),
+                            f"Write a few lines of verse about {W.with_article(a.name)}.")),
                 [a.name],
                 [f"The {a.color} {a.name} wakes by {a.active}.", f"It finds its {a.eats} in the {a.lives}.",
                  "The wind is soft, the sky is wide.", f"Sleep well, little {a.name}."])
@@ -124,7 +119,7 @@ def _compose(kind: str, rng: random.Random) -> tuple[str, list[str], list[str]]:
         return (_pick(rng, (f"Describe the {a.name} for a school book.", f"Write a {short} profile of the {a.name}.",
                             f"Tell a child about the {a.name}.")),
                 [a.name],
-                [f"The {a.name} is {_a(a.color)} animal.", f"It lives in the {a.lives} and eats {a.eats}.",
+                [f"The {a.name} is {W.with_article(a.color)} animal.", f"It lives in the {a.lives} and eats {a.eats}.",
                  f"It is most active by {a.active}.", f"Many children like the {a.name}."])
     if kind == "diary":
         return (_pick(rng, (f"Write a diary entry about a day in {t.name}.",
@@ -315,7 +310,7 @@ def build_classification(rng: random.Random) -> Draft:
         instruction = _pick(rng, (f'Is "{x}" an animal, a town or a food?',
                                   f'Classify "{x}" as an animal, a town or a food.'))
         labels = ["animal", "town", "food"]
-        answers = [f"{x.capitalize()} is {_a(kind)}.", f"{_a(kind).capitalize()}.", kind]
+        answers = [f"{x.capitalize()} is {W.with_article(kind)}.", f"{W.with_article(kind).capitalize()}.", kind]
         label = kind
     spec = {"task": "classify", "reference": label, "labels": labels, "material": answers}
     return Draft(instruction, spec)

@@ -131,6 +131,11 @@ def _entity_words() -> frozenset[str]:
 ENTITY_WORDS: frozenset[str] = _entity_words()
 
 
+def with_article(noun: str) -> str:
+    """``noun`` with its indefinite article ("an owl", "a fox")."""
+    return f"{'an' if noun[0].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def town(name: str) -> Town:
     for t in TOWNS:
         if t.name == name:
