@@ -91,12 +91,17 @@ def rating_summary(panel: Any, prompts: Sequence[Prompt], responses: Sequence[st
     """Likert and metadata rates from held-out labelers (one per prompt, round robin), with
     Wilson 95% intervals for the constraint and hallucination rates. Hallucination is rated
     on the closed-domain prompts among ``prompts`` plus ``closed_prompts`` (the extra
-    closed-domain test set), which count for nothing else."""
+    closed-domain test set), which count for nothing else.
+
+    A policy can lower the hallucination rate by not doing the task (an off-topic template
+    names nothing the passage lacks), so the same closed-domain answers also give
+    ``closed_fails_to_follow`` and ``hallucination_attempted``: the rate among the answers
+    the labeler did not flag as failing to follow the instruction."""
     from instructrl.evals.stats import wilson_interval
 
     labelers = panel.labelers
     likert, fails, inappropriate = [], [], []
-    sat, halluc = [], []
+    sat, halluc, closed_fails = [], [], []
     for i, (p, r) in enumerate(zip(prompts, responses)):
         rating = labelers[i % len(labelers)].rate(p, r)
         spec = p.metadata.get("spec", {})
@@ -107,8 +112,12 @@ def rating_summary(panel: Any, prompts: Sequence[Prompt], responses: Sequence[st
             sat.append(rating.flag("satisfies_constraint"))
         if spec.get("closed_domain"):
             halluc.append(rating.flag("hallucination"))
+            closed_fails.append(rating.flag("fails_to_follow"))
     for i, (p, r) in enumerate(zip(closed_prompts, closed_responses), start=len(prompts)):
-        halluc.append(labelers[i % len(labelers)].rate(p, r).flag("hallucination"))
+        rating = labelers[i % len(labelers)].rate(p, r)
+        halluc.append(rating.flag("hallucination"))
+        closed_fails.append(rating.flag("fails_to_follow"))
+    attempted = [h for h, f in zip(halluc, closed_fails) if not f]
     mean = lambda xs: float(sum(xs) / len(xs)) if xs else float("nan")
     ci = lambda xs: list(wilson_interval(mean(xs), len(xs))) if xs else [float("nan"), float("nan")]
     return {
@@ -121,6 +130,9 @@ def rating_summary(panel: Any, prompts: Sequence[Prompt], responses: Sequence[st
         "inappropriate": mean(inappropriate),
         "n_constrained": float(len(sat)),
         "n_closed_domain": float(len(halluc)),
+        "closed_fails_to_follow": mean(closed_fails),
+        "hallucination_attempted": mean(attempted),
+        "n_closed_attempted": float(len(attempted)),
     }
 
 

@@ -124,7 +124,7 @@ def _json_or_empty(path: Path) -> dict[str, Any]:
 def summary_table(rounds: list[dict[str, Any]]) -> str:
     method = next((row["win_rate"].get("interval") for r in rounds for row in r["policies"].values() if row.get("win_rate")), None)
     ci = f"95% CI, {method}" if method else "95% CI"
-    lines = [f"| policy | win rate vs SFT ({ci}; W/T/L) | Likert | fails to follow | constraints met (95% CI) | hallucination (95% CI) | inappropriate | KL to SFT | RM acc. on fresh pairs | held-out ptx loss (vs SFT) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"| policy | win rate vs SFT ({ci}; W/T/L) | Likert | fails to follow | constraints met (95% CI) | hallucination (95% CI) | closed-domain: fails to follow / hallucination when it does the task | inappropriate | KL to SFT | RM acc. on fresh pairs | held-out ptx loss (vs SFT) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def rate(row: dict[str, Any], key: str) -> str:  # "0.438 (0.349-0.531)" where an interval exists
         lo_hi = row.get(f"{key}_ci")
@@ -142,7 +142,7 @@ def summary_table(rounds: list[dict[str, Any]]) -> str:
         wrs = f"{wr['win_rate']:.3f} ({wr['ci_low']:.3f}-{wr['ci_high']:.3f}); {wr['wins']}/{wr['ties']}/{wr['losses']}" if wr else "-"
         lines.append(
             f"| {label} | {wrs} | {_fmt(row.get('likert'))} | {_fmt(row.get('fails_to_follow'))} | {rate(row, 'constraint_satisfied')} | "
-            f"{rate(row, 'hallucination')} | {_fmt(row.get('inappropriate'))} | {_fmt(row.get('kl_to_sft'))} | {_fmt(row.get('rm_accuracy'))} | "
+            f"{rate(row, 'hallucination')} | {_fmt(row.get('closed_fails_to_follow'))} / {_fmt(row.get('hallucination_attempted'))} | {_fmt(row.get('inappropriate'))} | {_fmt(row.get('kl_to_sft'))} | {_fmt(row.get('rm_accuracy'))} | "
             f"{_fmt(row.get('heldout_ptx_loss'))} ({100 * row.get('heldout_ptx_loss_vs_sft', 0):+.1f}%) |"
         )
     return "\n".join(lines)

@@ -58,3 +58,29 @@ def test_hallucination_rate_counts_the_extra_closed_prompts_only_for_hallucinati
         bad.append(f"{r} {outsider.capitalize()} agrees.")
     dirty = rating_summary(panel, main, main_resp, closed, bad)
     assert dirty["hallucination"] > 0.5 and dirty["hallucination_ci"][0] > 0.4
+
+
+def test_hallucination_among_attempted_answers_shows_an_off_task_template():
+    """An off-task template ("Dear Nora, please come and visit us.") names nothing the
+    passage lacks, so it lowers the plain hallucination rate; the closed-domain
+    fails-to-follow rate and the rate among answers that do the task expose it."""
+    prompts, _, test = _split()
+    closed = closed_domain_test_set(30, 3, test, prompts)
+    panel = heldout_panel(seed=1)
+    good = [demonstrate(p) for p in closed]
+    from instructrl.tasks import world as W
+
+    wrong = []  # the task done, with an entity the prompt and passage never name
+    for p, r in zip(closed, good):
+        context = p.as_text().lower()
+        outsider = next(w for w in sorted(W.ENTITY_WORDS) if w not in context)
+        wrong.append(f"{r} {outsider.capitalize()} agrees.")
+    template = ["Dear friend, please come and visit us soon." for _ in closed]
+    doing = rating_summary(panel, [], [], closed, wrong)
+    dodging = rating_summary(panel, [], [], closed, template)
+    assert doing["hallucination"] > 0.5 and dodging["hallucination"] < 0.2  # the plain rate rewards dodging
+    assert doing["closed_fails_to_follow"] < 0.3 and dodging["closed_fails_to_follow"] > 0.7
+    assert doing["hallucination_attempted"] > 0.5 and doing["n_closed_attempted"] >= 20
+    assert dodging["n_closed_attempted"] <= 0.3 * 30
+    clean = rating_summary(panel, [], [], closed, good)
+    assert clean["hallucination_attempted"] == 0.0 and clean["n_closed_attempted"] == 30 - round(30 * clean["closed_fails_to_follow"])
