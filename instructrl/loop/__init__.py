@@ -72,8 +72,15 @@ def run(cfg: LoopConfig, only: str | None = None) -> Path:
         print(f"\n=== [{i + 1}/{len(stages)}] {name} ===", flush=True)
         t = time.time()
         action()
-        timings[name] = timings.get(name, 0.0) + time.time() - t
+        elapsed = time.time() - t
+        # a stage's time as it stands: an --only rerun replaces the earlier run's (a stage
+        # killed midway never got here, so there is nothing of it to add); every
+        # invocation's time stays in timings-history.jsonl
+        timings[name] = elapsed
         timings_file.write_text(json.dumps(timings, indent=2))
+        with open(root / "timings-history.jsonl", "a") as f:
+            f.write(json.dumps({"stage": name, "seconds": elapsed, "only": only is not None,
+                                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
     report = write_report(root, cfg.eval.heldout_seed, timings)
     print("\n" + summary_table(load_rounds(root)))
     print(f"\nreport: {report}  (total stage time {sum(timings.values()) / 60:.1f} min)")

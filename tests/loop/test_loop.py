@@ -81,6 +81,42 @@ def test_only_reruns_one_stage(tmp_path):
         run(build(LoopConfig, {"runs_dir": str(tmp_path), "rounds": 1}), only="round-9/rm")
 
 
+def test_only_rerun_replaces_the_stage_time_and_keeps_a_history(tmp_path, monkeypatch):
+    """timings.json gives each stage's time as it stands: an --only rerun replaces the
+    earlier run's, not adds to it; timings-history.jsonl keeps every invocation."""
+    import instructrl.loop as L
+    import instructrl.loop.report as R
+    from instructrl.loop.stages import mark_done
+
+    cfg = build(LoopConfig, {"runs_dir": str(tmp_path), "rounds": 1})
+    naps = {"data": [0.05, 0.0], "base": [0.3, 0.0]}  # seconds per call of each fake stage
+
+    def fake_stages(c):
+        def action(name, d):
+            def go():
+                time.sleep(naps[name].pop(0))
+                mark_done(d)
+            return go
+        return [(n, c.root / n, action(n, c.root / n)) for n in ("data", "base")]
+
+    monkeypatch.setattr(L, "stages_of", fake_stages)
+    monkeypatch.setattr(R, "write_report", lambda root, seed, timings: root / "report.md")
+    monkeypatch.setattr(R, "summary_table", lambda rounds: "")
+    monkeypatch.setattr(R, "load_rounds", lambda root: [])
+    L.run(cfg)
+    first = json.loads((cfg.root / "timings.json").read_text())
+    assert first["base"] >= 0.3 and first["data"] < first["base"]
+    L.run(cfg, only="base")  # the rerun takes ~0 s
+    again = json.loads((cfg.root / "timings.json").read_text())
+    assert again["data"] == first["data"] and again["base"] < 0.2
+    history = [json.loads(line) for line in (cfg.root / "timings-history.jsonl").read_text().splitlines()]
+    assert [(h["stage"], h["only"]) for h in history] == [("data", False), ("base", False), ("base", True)]
+    assert history[1]["seconds"] == first["base"] and history[2]["seconds"] == again["base"]
+    L.run(cfg)  # everything done: nothing runs, nothing is added
+    assert json.loads((cfg.root / "timings.json").read_text()) == again
+    assert len((cfg.root / "timings-history.jsonl").read_text().splitlines()) == 3
+
+
 @pytest.mark.parametrize("reward", [None, "task"])
 def test_ppo_stage_reward_is_the_rm_or_the_gold_grader(tmp_path, monkeypatch, reward):
     """The PPO stage optimises the round's RM; `ppo.reward.kind=task` swaps in the spec
