@@ -109,6 +109,16 @@ def read_jsonl(
     return loaded
 
 
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader (or a process killed mid-write) sees the
+    old file or the new one, never a truncated one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
 def write_jsonl(path: str | Path, records: Iterable[Any]) -> int:
     """Write records (anything with ``to_dict``, or plain dicts) atomically; returns the count."""
     path = Path(path)

@@ -40,10 +40,23 @@ def stages_of(cfg: LoopConfig) -> list[tuple[str, Path, Callable[[], Any]]]:
     return out
 
 
+def _read_timings(path: Path) -> dict[str, float]:
+    """The stage times so far. They are informational: a file left unreadable (by a version
+    that wrote it in place and was killed mid-write) must not stop a run from resuming."""
+    if not path.exists():
+        return {}
+    try:
+        return {str(k): float(v) for k, v in json.loads(path.read_text()).items()}
+    except (ValueError, AttributeError) as e:
+        print(f"warning: {path} is unreadable ({e}); stage times start again", flush=True)
+        return {}
+
+
 def run(cfg: LoopConfig, only: str | None = None) -> Path:
     """Run (or resume) the loop; returns the report path."""
     import torch
 
+    from instructrl.data.io import write_text_atomic
     from instructrl.runs import write_provenance
     from instructrl.runtime import tune_cpu_allocator
 
@@ -57,7 +70,7 @@ def run(cfg: LoopConfig, only: str | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     write_provenance(root, cfg)
     timings_file = root / "timings.json"
-    timings: dict[str, float] = json.loads(timings_file.read_text()) if timings_file.exists() else {}
+    timings = _read_timings(timings_file)
     stages = stages_of(cfg)
     names = [s[0] for s in stages]
     if only is not None and only not in names:
@@ -77,7 +90,7 @@ def run(cfg: LoopConfig, only: str | None = None) -> Path:
         # killed midway never got here, so there is nothing of it to add); every
         # invocation's time stays in timings-history.jsonl
         timings[name] = elapsed
-        timings_file.write_text(json.dumps(timings, indent=2))
+        write_text_atomic(timings_file, json.dumps(timings, indent=2))
         with open(root / "timings-history.jsonl", "a") as f:
             f.write(json.dumps({"stage": name, "seconds": elapsed, "only": only is not None,
                                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 from instructrl.config import load_config
 from instructrl.data import Demonstration, Prompt, Ranking, Rating, read_jsonl, write_jsonl
+from instructrl.data.io import write_text_atomic
 from instructrl.labelers.base import LabelBatch, LabelerBackend, LabelResults, RankingItem
 
 from .config import LoopConfig
@@ -34,7 +35,7 @@ def is_done(d: Path) -> bool:
 
 def mark_done(d: Path, info: dict[str, Any] | None = None) -> None:
     d.mkdir(parents=True, exist_ok=True)
-    (d / MARK).write_text(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **(info or {})}))
+    write_text_atomic(d / MARK, json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **(info or {})}))
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -115,6 +115,11 @@ def test_only_rerun_replaces_the_stage_time_and_keeps_a_history(tmp_path, monkey
     L.run(cfg)  # everything done: nothing runs, nothing is added
     assert json.loads((cfg.root / "timings.json").read_text()) == again
     assert len((cfg.root / "timings-history.jsonl").read_text().splitlines()) == 3
+    assert not list(cfg.root.glob("*.tmp"))  # written atomically
+    # a timings file truncated by a kill mid-write (before writes were atomic) does not stop a resume
+    (cfg.root / "timings.json").write_text("")
+    L.run(cfg, only="data")
+    assert set(json.loads((cfg.root / "timings.json").read_text())) == {"data"}
 
 
 @pytest.mark.parametrize("reward", [None, "task"])
