@@ -325,7 +325,7 @@ def write_record(out: Path, args: argparse.Namespace, per_seed: list[dict], sour
         f"# Reward model: instructrl vs TRL RewardTrainer\n\n{summary}\n\n"
         f"- model `{args.model}`, data `generated:<n>@<seed>` (simulated-labeler rankings, K = {args.k}, no ties), per seed {info['n_train_prompts']} training prompts = "
         f"{info['n_train_pairs']} pairs and {info['n_valid_prompts']} held-out prompts, mean prompt+response {info['mean_seq_tokens']:.0f} tokens\n"
-        f"- instructrl: batch {args.batch_prompts} prompts (micro {args.micro_prompts}) = {args.batch_prompts * args.k * (args.k - 1) // 2} comparisons; "
+        f"- instructrl: batch {args.batch_prompts} prompts (micro {args.micro_prompts}) = {comparisons_per_step(args)} comparisons; "
         f"TRL 1.12: batch {args.trl_batch_pairs} pairs; {batch_note(args)}; "
         f"lr {args.lr}{f' (TRL {args.trl_lr})' if args.trl_lr else ''}, cosine to 10%, {args.epochs} epoch(s), AdamW (0.9, 0.95), clip 1.0, fp32, {args.threads} threads each, each side in its own process, one after the other\n"
         f"- comparisons/s = pairs trained / summed optimizer-step time (forward, backward, step; instructrl's also includes packing), "
@@ -375,7 +375,7 @@ def main() -> None:
     ap.add_argument("--work", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.trl_batch_pairs <= 0:
-        args.trl_batch_pairs = args.batch_prompts * args.k * (args.k - 1) // 2
+        args.trl_batch_pairs = comparisons_per_step(args)
     if args.side:  # child process
         work = Path(args.work)
         res = run_trl(work, args) if args.side == "trl" else run_instructrl(work, args)
@@ -411,9 +411,14 @@ def main() -> None:
     print(summary)
 
 
+def comparisons_per_step(args) -> int:
+    """instructrl's comparisons per optimizer step: C(K, 2) for each prompt of the batch (no ties)."""
+    return args.batch_prompts * args.k * (args.k - 1) // 2
+
+
 def batch_note(args) -> str:
     """How the two sides' steps compare: equal only when TRL's batch is instructrl's in pairs."""
-    per_step = args.batch_prompts * args.k * (args.k - 1) // 2
+    per_step = comparisons_per_step(args)
     if args.trl_batch_pairs == per_step:
         return "so the same optimizer steps of the same comparisons per step on both sides"
     return (f"so {per_step} comparisons per step against TRL's {args.trl_batch_pairs}: per epoch instructrl takes "

@@ -7,12 +7,13 @@ who knowingly feeds messy data can proceed and still see how much was dropped.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TextIO, TypeVar
 
 from .schemas import RECORD_TYPES, DataError
 
@@ -109,28 +110,32 @@ def read_jsonl(
     return loaded
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader (or a process killed mid-write) sees the
-    old file or the new one, never a truncated one."""
+@contextlib.contextmanager
+def _replacing(path: str | Path) -> Iterator[TextIO]:
+    """A text file that takes ``path``'s place only once it is complete, so that a reader (or a
+    process killed mid-write) sees the old file or the new one, never a truncated one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    with open(tmp, "w", encoding="utf-8") as f:
+        yield f
     tmp.replace(path)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see ``_replacing``)."""
+    with _replacing(path) as f:
+        f.write(text)
 
 
 def write_jsonl(path: str | Path, records: Iterable[Any]) -> int:
     """Write records (anything with ``to_dict``, or plain dicts) atomically; returns the count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     n = 0
-    with open(tmp, "w", encoding="utf-8") as f:
+    with _replacing(path) as f:
         for r in records:
             d = r.to_dict() if hasattr(r, "to_dict") else r
             f.write(json.dumps(d, ensure_ascii=False) + "\n")
             n += 1
-    tmp.replace(path)
     return n
 
 

@@ -7,6 +7,7 @@ from instructrl.labelers import heldout_panel
 from instructrl.loop.evaluate import rating_summary
 from instructrl.loop.stages import CLOSED_DOMAIN_CATEGORIES, closed_domain_test_set
 from instructrl.tasks import demonstrate, generate_prompts
+from instructrl.tasks import world as W
 from instructrl.tasks.processing import prefix_key, process_prompts
 
 
@@ -14,6 +15,16 @@ def _split():
     prompts = generate_prompts(600, seed=3, n_users=40)
     train, valid, test = process_prompts(prompts, cap=200, fractions=(0.8, 0.1, 0.1), seed=3)
     return prompts, train, test
+
+
+def _with_outsider(closed, responses):
+    """Each response plus a world entity its prompt and passage never name (a hallucination)."""
+    out = []
+    for p, r in zip(closed, responses):
+        context = p.as_text().lower()
+        outsider = next(w for w in sorted(W.ENTITY_WORDS) if w not in context)
+        out.append(f"{r} {outsider.capitalize()} agrees.")
+    return out
 
 
 def test_closed_set_is_closed_domain_from_test_users_and_deduplicated():
@@ -49,14 +60,7 @@ def test_hallucination_rate_counts_the_extra_closed_prompts_only_for_hallucinati
     # the extra prompts change nothing but the hallucination rate
     for key in ("likert", "fails_to_follow", "constraint_satisfied", "inappropriate", "n_constrained"):
         assert clean[key] == base[key] or (math.isnan(clean[key]) and math.isnan(base[key]))
-    from instructrl.tasks import world as W
-
-    bad = []  # each good response plus a world entity its prompt and passage never name
-    for p, r in zip(closed, good):
-        context = p.as_text().lower()
-        outsider = next(w for w in sorted(W.ENTITY_WORDS) if w not in context)
-        bad.append(f"{r} {outsider.capitalize()} agrees.")
-    dirty = rating_summary(panel, main, main_resp, closed, bad)
+    dirty = rating_summary(panel, main, main_resp, closed, _with_outsider(closed, good))
     assert dirty["hallucination"] > 0.5 and dirty["hallucination_ci"][0] > 0.4
 
 
@@ -68,13 +72,7 @@ def test_hallucination_among_attempted_answers_shows_an_off_task_template():
     closed = closed_domain_test_set(30, 3, test, prompts)
     panel = heldout_panel(seed=1)
     good = [demonstrate(p) for p in closed]
-    from instructrl.tasks import world as W
-
-    wrong = []  # the task done, with an entity the prompt and passage never name
-    for p, r in zip(closed, good):
-        context = p.as_text().lower()
-        outsider = next(w for w in sorted(W.ENTITY_WORDS) if w not in context)
-        wrong.append(f"{r} {outsider.capitalize()} agrees.")
+    wrong = _with_outsider(closed, good)  # the task done, with an entity the passage lacks
     template = ["Dear friend, please come and visit us soon." for _ in closed]
     doing = rating_summary(panel, [], [], closed, wrong)
     dodging = rating_summary(panel, [], [], closed, template)
