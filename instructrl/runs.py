@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from instructrl.config import save_config
+from instructrl.data.io import append_log, read_log, rewrite_log
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,8 +112,7 @@ class MetricsLogger:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume_step is not None and self.path.exists():
-            kept = [l for l in self.path.read_text().splitlines() if l.strip() and json.loads(l).get("step", 0) <= resume_step]
-            self.path.write_text("".join(l + "\n" for l in kept))
+            rewrite_log(self.path, [r for r in read_log(self.path) if r.get("step", 0) <= resume_step])
         elif resume_step is None and self.path.exists():
             self.path.unlink()
         if tensorboard:
@@ -127,8 +127,7 @@ class MetricsLogger:
         if not self.enabled:
             return
         row = {"step": step, **{k: (float(v) if isinstance(v, (int, float)) else v) for k, v in metrics.items()}}
-        with open(self.path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        append_log(self.path, [row])
         if self._tb is not None:
             for k, v in metrics.items():
                 if isinstance(v, (int, float)):
@@ -140,10 +139,7 @@ class MetricsLogger:
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    p = Path(run_dir) / "metrics.jsonl"
-    if not p.exists():
-        return []
-    return [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
+    return read_log(Path(run_dir) / "metrics.jsonl")
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:

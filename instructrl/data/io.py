@@ -139,6 +139,54 @@ def write_jsonl(path: str | Path, records: Iterable[Any]) -> int:
     return n
 
 
+def read_log(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of an append-only JSONL log (metrics, samples, a generation cache); [] if absent.
+
+    A process killed mid-append leaves a last line without its newline that may not parse.
+    That torn line is dropped, with a warning, and cut from the file (atomically), so the
+    next append starts on a line of its own and nothing written before it is lost. A bad
+    line anywhere else is corruption, not a crash, and raises a ``DataError`` naming it."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    rows: list[dict[str, Any]] = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if lineno == len(lines):  # the last line, with no newline after it: a torn append
+                import warnings
+
+                warnings.warn(f"{path}:{lineno}: dropped an incomplete last line (a write interrupted by a kill)", stacklevel=2)
+                write_text_atomic(path, "\n".join(lines[:-1]) + "\n" if lineno > 1 else "")
+                break
+            raise DataError(f"invalid JSON ({e.msg} at column {e.colno})", where=f"{path}:{lineno}") from None
+    return rows
+
+
+def append_log(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Append ``rows`` to a JSONL log, one line each (the log ``read_log`` reads)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size:
+        with open(path, "rb") as f:
+            f.seek(-1, 2)
+            torn = f.read(1) != b"\n"
+        if torn:  # an append that a kill interrupted: cut it before it runs into this one
+            read_log(path)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+
+
+def rewrite_log(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Replace a log's rows atomically (a resume dropping rows past its checkpoint)."""
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+
+
 def _remap(row: Mapping[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
     """Rename dataset columns to record fields (``columns`` maps field -> column)."""
     out = dict(row)

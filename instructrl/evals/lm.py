@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Any, Protocol, Sequence, runtime_checkable
 
+from instructrl.data.io import append_log, read_log
 from instructrl.data.schemas import Prompt
 
 
@@ -134,7 +135,10 @@ class PredictionsModel:
             for lineno, line in enumerate(f, 1):
                 if not line.strip():
                     continue
-                row = json.loads(line)
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{self.path}:{lineno}: predictions row is not JSON ({e.msg} at column {e.colno})") from None
                 if "response" not in row:
                     raise ValueError(f"{self.path}:{lineno}: predictions row has no 'response' field")
                 if "instruction" in row:
@@ -184,15 +188,7 @@ class GenerationCache:
         return hashlib.sha1(f"{max_new_tokens}|{temperature}|{text}".encode()).hexdigest()
 
     def load(self, model: EvalModel) -> dict[str, str]:
-        f = self._file(model)
-        if not f.exists():
-            return {}
-        out = {}
-        for line in f.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                out[row["key"]] = row["response"]
-        return out
+        return {row["key"]: row["response"] for row in read_log(self._file(model))}
 
     def generate(
         self, model: EvalModel, texts: Sequence[str], *, max_new_tokens: int, temperature: float = 0.0
@@ -206,12 +202,8 @@ class GenerationCache:
             new = model.generate([t for _, t in todo], max_new_tokens=max_new_tokens, temperature=temperature)
             if len(new) != len(todo):
                 raise ValueError(f"model {model.name!r} returned {len(new)} responses for {len(todo)} prompts")
-            f = self._file(model)
-            f.parent.mkdir(parents=True, exist_ok=True)
-            with open(f, "a", encoding="utf-8") as fh:
-                for (k, t), r in zip(todo, new):
-                    fh.write(json.dumps({"key": k, "text": t, "response": r}, ensure_ascii=False) + "\n")
-                    have[k] = r
+            append_log(self._file(model), [{"key": k, "text": t, "response": r} for (k, t), r in zip(todo, new)])
+            have.update((k, r) for (k, _), r in zip(todo, new))
         return [have[k] for k in keys], len(todo)
 
 

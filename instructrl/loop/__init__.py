@@ -56,7 +56,7 @@ def run(cfg: LoopConfig, only: str | None = None) -> Path:
     """Run (or resume) the loop; returns the report path."""
     import torch
 
-    from instructrl.data.io import write_text_atomic
+    from instructrl.data.io import append_log, write_text_atomic
     from instructrl.runs import write_provenance
     from instructrl.runtime import tune_cpu_allocator
 
@@ -91,9 +91,8 @@ def run(cfg: LoopConfig, only: str | None = None) -> Path:
         # invocation's time stays in timings-history.jsonl
         timings[name] = elapsed
         write_text_atomic(timings_file, json.dumps(timings, indent=2))
-        with open(root / "timings-history.jsonl", "a") as f:
-            f.write(json.dumps({"stage": name, "seconds": elapsed, "only": only is not None,
-                                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
+        append_log(root / "timings-history.jsonl", [{"stage": name, "seconds": elapsed, "only": only is not None,
+                                                     "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}])
     report = write_report(root, cfg.eval.heldout_seed, timings)
     print("\n" + summary_table(load_rounds(root)))
     print(f"\nreport: {report}  (total stage time {sum(timings.values()) / 60:.1f} min)")

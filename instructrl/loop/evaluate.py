@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import torch
 
 from instructrl.data import Prompt, read_jsonl
+from instructrl.data.io import write_text_atomic
 
 from .config import LoopConfig
 from .stages import closed_test_prompts, mark_done
@@ -70,9 +71,8 @@ def _responses(cfg: LoopConfig, policy: Path, prompts: Sequence[Prompt], cache: 
     else:
         outs = sample_responses(str(policy), prompts, 1, max_new_tokens=cfg.eval.max_new_tokens, temperature=cfg.eval.temperature, seed=cfg.seed)
         texts = [o[0] for o in outs]
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text("".join(json.dumps({"prompt_id": p.id, "response": t}) + "\n" for p, t in zip(prompts, texts)))
-    cache.with_suffix(".key.json").write_text(json.dumps(key))
+    write_text_atomic(cache, "".join(json.dumps({"prompt_id": p.id, "response": t}) + "\n" for p, t in zip(prompts, texts)))
+    write_text_atomic(cache.with_suffix(".key.json"), json.dumps(key))
     return texts
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from instructrl.data import Prompt, read_jsonl
+from instructrl.data.io import read_log
 from instructrl.runs import read_metrics
 
 METRICS = ("likert", "fails_to_follow", "constraint_satisfied", "hallucination", "inappropriate")
@@ -40,8 +41,7 @@ def overoptimization(root: Path, k: int, heldout_seed: int) -> list[dict[str, fl
     by_text = {p.as_text(): p for p in read_jsonl(root / "data" / "valid.jsonl", Prompt).records}
     panel = heldout_panel(seed=heldout_seed)
     per_iter: dict[int, list[tuple[float, float]]] = {}
-    for i, line in enumerate(path.read_text().splitlines()):
-        row = json.loads(line)
+    for i, row in enumerate(read_log(path)):
         p = by_text.get(row["prompt"])
         if p is None:
             continue

@@ -24,7 +24,6 @@ gradient of the sum).
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -35,6 +34,7 @@ from typing import Any
 import torch
 
 from instructrl.data.collate import pad_batch
+from instructrl.data.io import append_log, read_log, rewrite_log
 from instructrl.data.render import Example, render_prompt, tokenize_text
 from instructrl.data.schemas import Prompt
 from instructrl.data.sources import load_prompts, load_texts
@@ -417,11 +417,12 @@ def evaluate(cfg: PPOConfig, models: Models, data: PromptData, ptx: PtxData | No
         out["eval/kl_to_ref"] = float(((ro.logprobs - ro.ref_logprobs) * m).sum(1).mean())
         out["eval/response_len"] = float(m.sum(1).float().mean())
         out["eval/eos_rate"] = float(ro.finished.float().mean())
-        with open(run / "samples.jsonl", "a") as f:
-            for i in range(len(ro)):  # every validation sample: the loop grades them for the over-optimisation curve
-                n = int(m[i].sum())
-                text = models.tokenizer.decode(ro.input_ids[i, ro.prompt_width : ro.prompt_width + n], skip_special_tokens=True)
-                f.write(json.dumps({"iteration": iteration, "prompt": ro.prompts[i].as_text(), "response": text, "raw_score": float(ro.raw_scores[i]), "score": float(ro.scores[i]), "finished": bool(ro.finished[i])}) + "\n")
+        rows = []
+        for i in range(len(ro)):  # every validation sample: the loop grades them for the over-optimisation curve
+            n = int(m[i].sum())
+            text = models.tokenizer.decode(ro.input_ids[i, ro.prompt_width : ro.prompt_width + n], skip_special_tokens=True)
+            rows.append({"iteration": iteration, "prompt": ro.prompts[i].as_text(), "response": text, "raw_score": float(ro.raw_scores[i]), "score": float(ro.scores[i]), "finished": bool(ro.finished[i])})
+        append_log(run / "samples.jsonl", rows)
     if ptx is not None and ptx.valid:
         tot, n_tok = 0.0, 0
         for s in range(0, len(ptx.valid), cfg.ptx.micro_batch_size):
@@ -516,10 +517,8 @@ def train(cfg: PPOConfig, *, scorer: Scorer | None = None, generator: Generation
 
 def _truncate_samples(path: Path, start: int) -> None:
     """Drop samples logged after iteration ``start`` (a killed run's tail), all on a fresh run."""
-    if not path.exists():
-        return
-    keep = [l for l in path.read_text().splitlines() if l.strip() and start and json.loads(l)["iteration"] <= start]
-    path.write_text("".join(l + "\n" for l in keep))
+    if path.exists():
+        rewrite_log(path, [r for r in read_log(path) if start and r["iteration"] <= start])
 
 
 def _timing(t0: float, t1: float, t2: float, t3: float, n_gen: int, n_episodes: int, lr: float) -> dict[str, float]:

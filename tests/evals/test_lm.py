@@ -69,6 +69,21 @@ def test_cache_generates_only_misses_and_keys_on_settings(tmp_path):
     assert n4 == 1
 
 
+def test_generation_cache_survives_a_torn_append(tmp_path):
+    from instructrl.data.io import read_log
+
+    model = FakeModel()
+    cache = GenerationCache(tmp_path)
+    first, _ = cache.generate(model, ["a", "b"], max_new_tokens=8)
+    f = cache._file(model)
+    with open(f, "a") as fh:
+        fh.write('{"key": "x", "te')
+    with pytest.warns(UserWarning):
+        again, n = cache.generate(model, ["a", "b", "c"], max_new_tokens=8)
+    assert again[:2] == first and n == 1  # a and b came from the cache, only c was generated
+    assert len(read_log(f)) == 3
+
+
 def test_heldout_nll_is_independent_of_batching_and_matches_a_direct_forward():
     import torch
 
@@ -95,3 +110,10 @@ def test_heldout_nll_is_independent_of_batching_and_matches_a_direct_forward():
             total -= float(logp[keep].gather(-1, tgt[keep][:, None]).sum())
             count += int(keep.sum())
     assert count == n1 and abs(total - one) < 1e-3 * max(1.0, abs(total))
+
+
+def test_predictions_file_that_is_not_json_names_file_and_line(tmp_path):
+    f = tmp_path / "preds.jsonl"
+    f.write_text('{"instruction": "a", "response": "b"}\n{"instruction": "c", "resp\n')
+    with pytest.raises(ValueError, match=r"preds.jsonl:2: predictions row is not JSON"):
+        PredictionsModel("m", f)
