@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ppo": ("instructrl.ppo", "step 3: PPO / PPO-ptx against a reward model"),
     "run": ("instructrl.loop", "the iterative InstructGPT loop (main job)"),
     "eval": ("instructrl.evals", "evaluate checkpoints side by side"),
+    "process": ("instructrl.tasks.processing", "the paper's prompt processing on any prompt set: dedup, user cap and split, PII"),
     "labelapp": ("instructrl.labelapp", "the labeling web app (serve, create-admin, bot)"),
 }
 

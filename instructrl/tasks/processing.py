@@ -8,15 +8,26 @@
 
 ``process_prompts`` runs the four in that order. Prompts without a ``user_id`` count as a
 user of their own (keyed by prompt id). All functions keep the input order.
+
+From the command line, on any prompt set (a JSONL of prompts, an HF dataset, generated)::
+
+    instructrl process prompts=my_prompts.jsonl out_dir=data/mine
+
+writes ``{train,valid,test}.jsonl`` and ``processing.json`` (what each step kept).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+from instructrl.config import field
 from instructrl.data.schemas import Message, Prompt
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -129,8 +140,73 @@ def filter_pii(prompts: list[Prompt], mode: Literal["scrub", "drop"] = "scrub") 
 
 def process_prompts(prompts: list[Prompt], *, prefix_chars: int = 100, cap: int = 200,
                     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                    seed: int = 0) -> tuple[list[Prompt], list[Prompt], list[Prompt]]:
-    """The paper's pipeline: prefix dedup, per-user cap, user split, PII scrubbed from train."""
-    kept = cap_per_user(dedup_by_prefix(prompts, prefix_chars), cap, seed)
+                    seed: int = 0, pii: Literal["scrub", "drop"] = "scrub") -> tuple[list[Prompt], list[Prompt], list[Prompt]]:
+    """The paper's pipeline: prefix dedup, per-user cap, user split, PII removed from train
+    (scrubbed, or with ``pii="drop"`` the prompts left out)."""
+    return _process(prompts, prefix_chars=prefix_chars, cap=cap, fractions=fractions, seed=seed, pii=pii)[0]
+
+
+def _process(prompts: list[Prompt], *, prefix_chars: int, cap: int, fractions: tuple[float, float, float],
+             seed: int, pii: Literal["scrub", "drop"]) -> tuple[tuple[list[Prompt], list[Prompt], list[Prompt]], dict[str, int]]:
+    """``process_prompts`` and how many prompts each step kept."""
+    deduped = dedup_by_prefix(prompts, prefix_chars)
+    kept = cap_per_user(deduped, cap, seed)
     train, valid, test = split_by_user(kept, fractions, seed)
-    return filter_pii(train), valid, test
+    clean = filter_pii(train, pii)
+    counts = {"input": len(prompts), "after_prefix_dedup": len(deduped), "after_user_cap": len(kept),
+              "users": len({_user(p) for p in kept}), "train_with_pii": sum(has_pii(p.as_text()) for p in train),
+              "train": len(clean), "valid": len(valid), "test": len(test)}
+    return (clean, valid, test), counts
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    prompts: str = field("", help="the prompt set: a .jsonl[.gz] of prompts, hf:<name or dir>[@split], or generated:<n>[@seed]")
+    out_dir: str = field("data/processed", help="where {train,valid,test}.jsonl and processing.json go")
+    columns: dict = field(default_factory=dict, help="hf: column mapping, prompt field -> dataset column (e.g. {text: instruction})")
+    skip_bad: bool = field(False, help="skip (and count) rows that are not valid prompts instead of stopping at the first")
+    prefix_chars: int = field(100, help="prompts whose normalised text shares this many leading characters are duplicates (paper: a long common prefix)")
+    user_cap: int = field(200, help="at most this many prompts per user (paper: 200)")
+    split: tuple[float, ...] = field((0.8, 0.1, 0.1), help="train/valid/test fractions of users")
+    pii: Literal["scrub", "drop"] = field("scrub", help="training prompts with emails, phone numbers or street addresses: scrub them, or drop them")
+    seed: int = field(0, help="seed of the per-user cap and the user split")
+
+    def __post_init__(self) -> None:
+        if not self.prompts:
+            raise ValueError("prompts= is required: a .jsonl[.gz] of prompts, hf:<name>[@split] or generated:<n>[@seed]")
+        if self.prefix_chars < 1 or self.user_cap < 1:
+            raise ValueError(f"prefix_chars and user_cap must be >= 1, got {self.prefix_chars}, {self.user_cap}")
+        if len(self.split) != 3 or any(f < 0 for f in self.split) or abs(sum(self.split) - 1.0) > 1e-6:
+            raise ValueError(f"split must be 3 non-negative fractions summing to 1, got {list(self.split)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from instructrl.config import command_main, save_config
+    from instructrl.data.io import write_jsonl, write_text_atomic
+    from instructrl.data.sources import load_prompts, load_records
+
+    cfg, _ = command_main(ProcessConfig, list(sys.argv[1:] if argv is None else argv), "instructrl process",
+                          "The paper's prompt processing on any prompt set: prefix dedup, per-user cap, split by user, PII removed from train.")
+    if cfg.prompts.startswith("generated:"):
+        prompts, skipped = load_prompts(cfg.prompts), 0
+    else:
+        loaded = load_records(cfg.prompts, Prompt, columns=cfg.columns or None, skip_bad=cfg.skip_bad)
+        prompts, skipped = loaded.records, loaded.n_skipped
+    if not prompts:
+        raise ValueError(f"prompts={cfg.prompts!r} holds no prompts")
+    (train, valid, test), counts = _process(prompts, prefix_chars=cfg.prefix_chars, cap=cfg.user_cap,
+                                            fractions=tuple(cfg.split), seed=cfg.seed, pii=cfg.pii)  # type: ignore[arg-type]
+    counts = {"skipped_bad_rows": skipped, **counts}
+    out = Path(cfg.out_dir)
+    for name, split in (("train", train), ("valid", valid), ("test", test)):
+        write_jsonl(out / f"{name}.jsonl", split)
+    save_config(cfg, out / "config.yaml")
+    write_text_atomic(out / "processing.json", json.dumps(counts, indent=2))
+    print(f"{counts['input']} prompts -> {counts['after_prefix_dedup']} after prefix dedup -> {counts['after_user_cap']} after the "
+          f"per-user cap ({counts['users']} users) -> train/valid/test {counts['train']}/{counts['valid']}/{counts['test']} "
+          f"({counts['train_with_pii']} training prompts held PII: {'scrubbed' if cfg.pii == 'scrub' else 'dropped'}); written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -73,3 +73,49 @@ def test_process_prompts_pipeline_on_generated_prompts():
     from collections import Counter
     assert max(Counter(p.user_id for p in train + valid + test).values()) <= 20
     assert not ({p.user_id for p in train} & {p.user_id for p in test})
+
+
+def test_process_command_on_a_real_prompt_file(tmp_path, capsys):
+    """`instructrl process` on a user's JSONL: duplicates by long prefix go, users stay whole
+    in one split, PII leaves the training split (scrubbed, or dropped), counts are written."""
+    import json
+
+    from instructrl.cli import main
+    from instructrl.data import read_jsonl, write_jsonl
+
+    long = "Please write a detailed plan for the garden party we are holding next week in the village hall, with food"
+    rows = [P("dup1", long + " and music.", "u0"), P("dup2", long + " and games.", "u1"),
+            P("pii", "Email the plan to ann@example.com before Friday.", "u2")]
+    rows += [P(f"q{i}", f"Question {i}: what is {i} plus {i}?", f"u{3 + i % 9}") for i in range(30)]
+    write_jsonl(tmp_path / "prompts.jsonl", rows)
+    out = tmp_path / "out"
+    assert main(["process", f"prompts={tmp_path / 'prompts.jsonl'}", f"out_dir={out}", "split=[0.6,0.2,0.2]", "seed=3"]) == 0
+    counts = json.loads((out / "processing.json").read_text())
+    assert counts["input"] == 33 and counts["after_prefix_dedup"] == 32 and counts["skipped_bad_rows"] == 0
+    splits = {n: read_jsonl(out / f"{n}.jsonl", Prompt).records for n in ("train", "valid", "test")}
+    assert sum(map(len, splits.values())) == 32 == counts["train"] + counts["valid"] + counts["test"]
+    users = {n: {p.user_id for p in ps} for n, ps in splits.items()}
+    assert not (users["train"] & users["valid"] or users["train"] & users["test"] or users["valid"] & users["test"])
+    assert not any(has_pii(p.as_text()) for p in splits["train"])
+    assert "dup2" not in {p.id for ps in splits.values() for p in ps}
+    assert "after prefix dedup" in capsys.readouterr().out
+    # with pii=drop a training prompt holding PII is left out instead of scrubbed
+    seeds_with_pii_in_train = [s for s in range(20) if "u2" in {p.user_id for p in process_prompts(rows, fractions=(0.6, 0.2, 0.2), seed=s)[0]}]
+    s = seeds_with_pii_in_train[0]
+    assert main(["process", f"prompts={tmp_path / 'prompts.jsonl'}", f"out_dir={out}", "split=[0.6,0.2,0.2]", f"seed={s}", "pii=drop"]) == 0
+    assert "pii" not in {p.id for p in read_jsonl(out / "train.jsonl", Prompt).records}
+    assert json.loads((out / "processing.json").read_text())["train_with_pii"] == 1
+
+
+def test_process_command_names_bad_input(tmp_path, capsys):
+    from instructrl.cli import main
+
+    assert main(["process"]) != 0
+    assert "prompts= is required" in capsys.readouterr().err
+    (tmp_path / "p.jsonl").write_text('{"id": "a", "text": "hi", "user_id": "u"}\n{"id": "b"}\n')
+    assert main(["process", f"prompts={tmp_path / 'p.jsonl'}", f"out_dir={tmp_path / 'o'}"]) != 0
+    assert "p.jsonl:2" in capsys.readouterr().err
+    assert main(["process", f"prompts={tmp_path / 'p.jsonl'}", f"out_dir={tmp_path / 'o'}", "skip_bad=true", "split=[1,0,0]"]) == 0
+    assert '"skipped_bad_rows": 1' in (tmp_path / "o" / "processing.json").read_text()
+    assert main(["process", f"prompts={tmp_path / 'p.jsonl'}", "split=[0.5,0.5]"]) != 0
+    assert "split must be 3" in capsys.readouterr().err
