@@ -30,7 +30,9 @@ class BaseModelConfig:
 
 @dataclass(frozen=True)
 class LoopDataConfig:
-    n_prompts: int = field(4000, help="prompts generated before processing (dedup, per-user cap, user split, PII filter)")
+    prompts: str | None = field(None, help="your own prompt set instead of generated ones (JSONL of prompts | hf:<name>[@split] | generated:<n>[@seed]), "
+                                "processed as below; the simulated labelers judge only prompts with a spec, so real prompts need labelers=<app URL>")
+    n_prompts: int = field(4000, help="prompts generated before processing (dedup, per-user cap, user split, PII filter); unused with data.prompts")
     n_users: int = field(150, help="simulated users the prompts come from")
     difficulty: str = field("medium", help="task difficulty: easy | medium | hard")
     user_cap: int = field(200, help="at most this many prompts per user (the paper: 200)")

@@ -56,23 +56,44 @@ def prepare_data(cfg: LoopConfig, root: Path) -> None:
 
     d = root / "data"
     dc = cfg.data
-    prompts = generate_prompts(dc.n_prompts, seed=dc.seed, n_users=dc.n_users, difficulty=dc.difficulty)
+    if dc.prompts is None:
+        prompts = generate_prompts(dc.n_prompts, seed=dc.seed, n_users=dc.n_users, difficulty=dc.difficulty)
+    else:
+        prompts = own_prompts(dc.prompts, cfg.labelers)
     train, valid, test = process_prompts(prompts, cap=dc.user_cap, fractions=tuple(dc.split), seed=dc.seed)
     write_jsonl(d / "train.jsonl", train)
     write_jsonl(d / "valid.jsonl", valid)
     write_jsonl(d / "test.jsonl", test)
-    closed = closed_domain_test_set(dc.closed_domain_test, dc.seed, test, prompts, dc.difficulty)
+    # the extra closed-domain set is generated: it measures the simulated panel's hallucination rate
+    closed = closed_domain_test_set(dc.closed_domain_test, dc.seed, test, prompts, dc.difficulty) if dc.prompts is None else []
     write_jsonl(d / "test-closed.jsonl", closed)
     docs = generate_pretraining_corpus(dc.ptx_docs + dc.heldout_docs, seed=dc.seed + 7, reading=dc.corpus_reading, case=dc.corpus_case)
     (d / "ptx.txt").write_text("\n\n".join(docs[: dc.ptx_docs]))
     (d / "heldout.txt").write_text("\n\n".join(docs[dc.ptx_docs :]))
-    info = {"generated": len(prompts), "train": len(train), "valid": len(valid), "test": len(test), "test_closed": len(closed)}
+    info = {"source": dc.prompts or "generated", "prompts": len(prompts), "train": len(train), "valid": len(valid), "test": len(test), "test_closed": len(closed)}
     need = dc.sft_prompts + cfg.rounds * dc.rank_prompts
     if len(train) < need:
         raise ValueError(f"data: {len(train)} training prompts after processing, {need} needed (sft_prompts + rounds * rank_prompts); raise data.n_prompts")
     if len(test) < dc.test_prompts:
         raise ValueError(f"data: {len(test)} test prompts after processing, {dc.test_prompts} needed; raise data.n_prompts or lower data.test_prompts")
     mark_done(d, info)
+
+
+def own_prompts(spec: str, labelers: str) -> list[Prompt]:
+    """The user's prompt set (``data.prompts``). The simulated panel (and the demonstrator)
+    work from a prompt's machine-checkable spec, so with them every prompt needs one."""
+    from instructrl.data.sources import load_prompts
+
+    prompts = load_prompts(spec)
+    if not prompts:
+        raise ValueError(f"data.prompts={spec!r} holds no prompts")
+    if labelers == "simulated":
+        bare = [p.id for p in prompts if not isinstance(p.metadata.get("spec"), dict)]
+        if bare:
+            raise ValueError(f"data.prompts={spec!r}: {len(bare)} of {len(prompts)} prompts have no metadata['spec'] "
+                             f"(first: {bare[0]!r}); the simulated labelers can only write for and judge generated "
+                             "prompts: serve your own to people with labelers=<labeling app URL> (docs/labelapp.md)")
+    return prompts
 
 
 CLOSED_DOMAIN_CATEGORIES = ("summarization", "closed_qa", "extraction")  # the tasks with a passage
