@@ -93,7 +93,7 @@ def run(cfg: LoopConfig, only: str | None = None) -> Path:
         write_text_atomic(timings_file, json.dumps(timings, indent=2))
         append_log(root / "timings-history.jsonl", [{"stage": name, "seconds": elapsed, "only": only is not None,
                                                      "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}])
-    report = write_report(root, cfg.eval.heldout_seed, timings)
+    report = write_report(root, cfg.eval.heldout_seed, timings, cfg.labelers)
     print("\n" + summary_table(load_rounds(root)))
     print(f"\nreport: {report}  (total stage time {sum(timings.values()) / 60:.1f} min)")
     return report

@@ -43,7 +43,7 @@ def overoptimization(root: Path, k: int, heldout_seed: int) -> list[dict[str, fl
     per_iter: dict[int, list[tuple[float, float]]] = {}
     for i, row in enumerate(read_log(path)):
         p = by_text.get(row["prompt"])
-        if p is None:
+        if p is None or "spec" not in p.metadata:  # the gold panel judges only prompts with a spec
             continue
         lab = panel.labelers[i % len(panel.labelers)]
         per_iter.setdefault(row["iteration"], []).append((row["score"], lab.rate(p, row["response"]).likert))
@@ -221,10 +221,11 @@ def samples_section(root: Path, k: int, n: int = 6) -> str:
     return "\n".join(out)
 
 
-def write_report(root: Path, heldout_seed: int, timings: dict[str, float]) -> Path:
+def write_report(root: Path, heldout_seed: int, timings: dict[str, float], labelers: str = "simulated") -> Path:
     rounds = load_rounds(root)
     ks = [r["round"] for r in rounds if r["round"] >= 1]
-    parts = [f"# instructrl loop report: {root.name}\n", "Judged by the held-out simulated panel on test prompts from held-out users.\n"]
+    judge = "the held-out simulated panel" if labelers == "simulated" else f"held-out labelers of the labeling app at {labelers}"
+    parts = [f"# instructrl loop report: {root.name}\n", f"Judged by {judge} on test prompts from held-out users.\n"]
     parts.append(summary_table(rounds) + "\n")
     if rounds:
         sft = rounds[-1]["policies"]["sft"]
@@ -237,9 +238,13 @@ def write_report(root: Path, heldout_seed: int, timings: dict[str, float]) -> Pa
         _plot_winrate(rounds, root / "winrate.png")
         _plot_metadata(rounds, root / "metadata.png")
         curves = {k: overoptimization(root, k, heldout_seed) for k in ks}
-        _plot_overopt(curves, root / "overoptimization.png")
         (root / "overoptimization.json").write_text(json.dumps(curves, indent=2))
-        parts += ["![win rate](winrate.png)\n", "![metadata](metadata.png)\n", "![PPO curves](ppo_curves.png)\n", "![over-optimisation](overoptimization.png)\n"]
+        parts += ["![win rate](winrate.png)\n", "![metadata](metadata.png)\n", "![PPO curves](ppo_curves.png)\n"]
+        if any(curves.values()):
+            _plot_overopt(curves, root / "overoptimization.png")
+            parts.append("![over-optimisation](overoptimization.png)\n")
+        else:  # the curve needs the simulated panel's gold judgement, which needs prompts with a spec
+            parts.append("No over-optimisation curve: none of the validation prompts has a spec for the simulated panel to judge.\n")
         parts.append(reward_section(root, rounds))
         parts.append(spec_section(rounds))
         parts.append(samples_section(root, ks[-1]))

@@ -37,3 +37,33 @@ def test_two_round_loop_with_http_bots(tmp_path):
     assert report.exists()
     print(f"two-round loop over HTTP: {elapsed:.1f}s")
     assert elapsed < 240  # < 1 min on an idle 2-core machine; generous for a loaded CI box
+
+
+def test_loop_on_own_prompts_with_people(tmp_path):
+    """`data.prompts` with prompts that have no spec (real ones): the loop runs a round with
+    labelers over HTTP (bots standing in for people), on those prompts only."""
+    import yaml
+
+    from instructrl.data import Prompt, read_jsonl, write_jsonl
+
+    topics = ["the garden", "a birthday", "the office move", "our new dog", "a rainy weekend", "the school play",
+              "a bike repair", "the bakery", "a job interview", "the town fair"]
+    real = [Prompt(id=f"real-{i}", text=f"Write {['a note', 'a short poem', 'two tips', 'a tweet'][i % 4]} about {topics[i % 10]} "
+                                        f"for person {i}.", user_id=f"user-{i % 20}") for i in range(160)]
+    write_jsonl(tmp_path / "real.jsonl", real)
+    values = yaml.safe_load((PRESETS / "smoke.yaml").read_text())
+    with LocalLabelApp() as app, app.bots(n_labelers=3, pool="train", seed=0), app.bots(n_labelers=2, pool="heldout", seed=1):
+        values.update(runs_dir=str(tmp_path), rounds=1, labelers=app.url, labelers_token=app.token, labelers_poll_s=0.2,
+                      data={**values["data"], "prompts": str(tmp_path / "real.jsonl")})
+        run(build(LoopConfig, values))
+    root = tmp_path / "smoke"
+    ids = {p.id for p in real}
+    demos = read_jsonl(root / "round-0" / "data" / "demonstrations.jsonl", "demonstration").records
+    rankings = read_jsonl(root / "round-1" / "data" / "rankings.jsonl", "ranking").records
+    assert demos and rankings and all(d.prompt.id in ids for d in demos) and all(r.prompt.id in ids for r in rankings)
+    test_ids = {p.id for p in read_jsonl(root / "data" / "test.jsonl", Prompt).records}
+    assert test_ids <= ids and not test_ids & {d.prompt.id for d in demos}  # held-out users only
+    ev = json.loads((root / "round-1" / "eval" / "eval.json").read_text())
+    assert ev["policies"]["ppo"]["win_rate"]["n"] == 16 and ev["n_closed_extra"] == 0
+    report = (root / "report.md").read_text()
+    assert f"labeling app at {app.url}" in report and "No over-optimisation curve" in report

@@ -100,7 +100,7 @@ def test_only_rerun_replaces_the_stage_time_and_keeps_a_history(tmp_path, monkey
         return [(n, c.root / n, action(n, c.root / n)) for n in ("data", "base")]
 
     monkeypatch.setattr(L, "stages_of", fake_stages)
-    monkeypatch.setattr(R, "write_report", lambda root, seed, timings: root / "report.md")
+    monkeypatch.setattr(R, "write_report", lambda root, seed, timings, labelers: root / "report.md")
     monkeypatch.setattr(R, "summary_table", lambda rounds: "")
     monkeypatch.setattr(R, "load_rounds", lambda root: [])
     L.run(cfg)
