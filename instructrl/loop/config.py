@@ -65,6 +65,7 @@ class LoopEvalConfig:
     max_new_tokens: int = field(64, help="response length at evaluation")
     temperature: float = field(0.0, help="sampling temperature at evaluation (0 = greedy)")
     kl_samples: int = field(64, help="test prompts sampled at T=1 to measure KL to the reference")
+    vs_previous: bool = field(True, help="from round 2 on, also judge the round's policy head-to-head against the previous round's (does iteration pay?)")
     heldout_seed: int = field(1, help="seed of the held-out labeler panel")
     interval: Literal["bootstrap", "wilson"] = field(
         "bootstrap",

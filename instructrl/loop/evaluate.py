@@ -202,10 +202,33 @@ def heldout_loss(policy: Path, texts: Sequence[str]) -> float:
     return nll / max(1, n)
 
 
-def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
+def _vs_previous(cfg: LoopConfig, root: Path, k: int, prompts: Sequence[Prompt], ours: list[str]) -> dict[str, Any]:
+    """Round k's policy against round k-1's, head to head, by the held-out judges: "round 2
+    is better than round 1" measured directly rather than as two win rates against SFT.
+    Round k-1's answers come from its evaluation when they were written for its policy as it
+    is now (the generation key), else they are generated."""
+    d = root / f"round-{k}" / "eval"
+    theirs = _responses(cfg, root / f"round-{k - 1}" / "ppo" / "final", prompts, d / f"responses-ppo-round-{k - 1}.jsonl",
+                        [root / f"round-{k - 1}" / "eval" / "responses-ppo.jsonl"])
+    wr, _ = _head_to_head(cfg, f"round-{k}/eval-ppo-vs-round-{k - 1}", prompts, ours, theirs, d / "winrate-ppo-vs-previous.jsonl")
+    return {**wr, "previous_round": k - 1}
+
+
+def _head_to_head(cfg: LoopConfig, batch: str, prompts: Sequence[Prompt], a: list[str], b: list[str], out: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Win rate of answers ``a`` over ``b`` by the held-out judges (both presentation orders),
+    with both intervals; the per-prompt judgements go to ``out``."""
     from instructrl.evals.judges import BackendJudge
     from instructrl.evals.winrate import judge_win_rate
 
+    from .stages import make_backend
+
+    judge = BackendJudge(make_backend(cfg, pool="heldout"), f"{cfg.name}/{batch}", poll_s=cfg.labelers_poll_s)
+    wr, records = judge_win_rate(judge, prompts, a, b, interval=cfg.eval.interval, seed=cfg.seed)
+    write_text_atomic(out, "".join(json.dumps(r) + "\n" for r in records))
+    return {**wr.to_dict(), "interval": cfg.eval.interval, **other_interval(cfg.eval.interval, records, cfg.seed)}, records
+
+
+def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
     from .stages import make_backend
 
     d = root / f"round-{k}" / "eval"
@@ -233,13 +256,12 @@ def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
             row.update(rating_summary(panel, prompts, responses[name], closed, closed_responses[name]))
         row["by_spec"] = spec_breakdown(prompts, responses[name])
         if name != "sft":
-            judge = BackendJudge(make_backend(cfg, pool="heldout"), f"{cfg.name}/round-{k}/eval-{name}-vs-sft", poll_s=cfg.labelers_poll_s)
-            wr, records = judge_win_rate(judge, prompts, responses[name], responses["sft"], interval=cfg.eval.interval, seed=cfg.seed)
-            row["win_rate"] = {**wr.to_dict(), "interval": cfg.eval.interval, **other_interval(cfg.eval.interval, records, cfg.seed)}
-            (d / f"winrate-{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+            row["win_rate"], records = _head_to_head(cfg, f"round-{k}/eval-{name}-vs-sft", prompts, responses[name], responses["sft"], d / f"winrate-{name}.jsonl")
             row.update(rm_accuracy(root / f"round-{k}" / "rm" / "final", prompts, responses[name], responses["sft"], [r["score_a"] for r in records]))
             row["kl_to_sft"] = kl_to_reference(path, sft, prompts[: cfg.eval.kl_samples], cfg.eval.max_new_tokens, cfg.seed)
         result["policies"][name] = row
+    if k >= 2 and cfg.eval.vs_previous and "ppo" in policies:
+        result["policies"]["ppo"]["win_rate_vs_previous"] = _vs_previous(cfg, root, k, prompts, responses["ppo"])
     sft_loss = result["policies"]["sft"]["heldout_ptx_loss"]
     for name, row in result["policies"].items():
         row["heldout_ptx_loss_vs_sft"] = row["heldout_ptx_loss"] / sft_loss - 1.0 if math.isfinite(sft_loss) else float("nan")

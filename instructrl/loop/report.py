@@ -145,6 +145,11 @@ def summary_table(rounds: list[dict[str, Any]]) -> str:
             f"{rate(row, 'hallucination')} | {_fmt(row.get('closed_fails_to_follow'))} / {_fmt(row.get('hallucination_attempted'))} | {_fmt(row.get('inappropriate'))} | {_fmt(row.get('kl_to_sft'))} | {_fmt(row.get('rm_accuracy'))} | "
             f"{_fmt(row.get('heldout_ptx_loss'))} ({100 * row.get('heldout_ptx_loss_vs_sft', 0):+.1f}%) |"
         )
+    for r in rounds:  # does iteration pay? each round against the one before, head to head
+        wr = r["policies"].get("ppo", {}).get("win_rate_vs_previous")
+        if wr:
+            lines.append(f"\nRound {r['round']} vs round {wr['previous_round']}, head to head: win rate {wr['win_rate']:.3f} "
+                         f"({wr['ci_low']:.3f}-{wr['ci_high']:.3f}); {wr['wins']}/{wr['ties']}/{wr['losses']}")
     return "\n".join(lines)
 
 

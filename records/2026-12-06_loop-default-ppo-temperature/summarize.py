@@ -52,3 +52,13 @@ for n, t in table.items():
         d = [win(a, k) - win(b, k) for a, b in zip(t, base)]
         print(f"{n} minus T=1.0, round-{k} win: " + ", ".join(f"{x:+.3f}" for x in d)
               + f"; mean {statistics.mean(d):+.3f} +- {statistics.stdev(d) / len(d) ** 0.5:.3f} (standard error between seeds)")
+
+print()
+print("Round 2 against round 1, head to head by the held-out panel (eval-round-2.json: win_rate_vs_previous, added by")
+print("rerunning round-2/eval with the code that measures it; every other number in those files is unchanged):")
+for n, runs in RUNS.items():
+    cells = []
+    for r in runs:
+        h = pol(r, 2, "ppo").get("win_rate_vs_previous")
+        cells.append(f"{h['win_rate']:.3f} ({h['ci_low']:.3f}-{h['ci_high']:.3f}; {h['wins']}/{h['ties']}/{h['losses']})" if h else "not measured")
+    print(f"{n}: " + ", ".join(cells))

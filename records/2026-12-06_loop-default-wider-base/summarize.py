@@ -25,3 +25,10 @@ for s in range(3):
               + f" | {e1['ppo']['win_rate']['win_rate']:.3f} | {w['win_rate']:.3f} ({w['ci_low']:.3f}-{w['ci_high']:.3f}) | "
               + " / ".join(f"{e2['ppo'][k]:.3f}" for k in KEYS)
               + f" | {e1['ppo']['rm_accuracy']:.3f} / {e2['ppo']['rm_accuracy']:.3f} | {mins:.1f} |")
+
+print()
+print("Round 2 against round 1, head to head by the held-out panel (win_rate_vs_previous in eval-round-2.json, added by")
+print("rerunning round-2/eval with the code that measures it; every other number in those files is unchanged):")
+for s in range(3):
+    h = ev(HERE / f"w-s{s}", 2)["ppo"]["win_rate_vs_previous"]
+    print(f"hidden 192, seed {s}: {h['win_rate']:.3f} ({h['ci_low']:.3f}-{h['ci_high']:.3f}); {h['wins']}/{h['ties']}/{h['losses']}")
