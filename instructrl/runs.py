@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from instructrl.config import save_config
-from instructrl.data.io import append_log, read_log, rewrite_log
+from instructrl.data.io import append_log, read_log, write_jsonl
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,7 +112,7 @@ class MetricsLogger:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume_step is not None and self.path.exists():
-            rewrite_log(self.path, [r for r in read_log(self.path) if r.get("step", 0) <= resume_step])
+            write_jsonl(self.path, [r for r in read_log(self.path) if r.get("step", 0) <= resume_step])
         elif resume_step is None and self.path.exists():
             self.path.unlink()
         if tensorboard:

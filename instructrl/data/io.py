@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import gzip
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TextIO, TypeVar
@@ -159,8 +160,6 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
             rows.append(json.loads(line))
         except json.JSONDecodeError as e:
             if lineno == len(lines):  # the last line, with no newline after it: a torn append
-                import warnings
-
                 warnings.warn(f"{path}:{lineno}: dropped an incomplete last line (a write interrupted by a kill)", stacklevel=2)
                 write_text_atomic(path, "\n".join(lines[:-1]) + "\n" if lineno > 1 else "")
                 break
@@ -169,7 +168,8 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
 
 
 def append_log(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Append ``rows`` to a JSONL log, one line each (the log ``read_log`` reads)."""
+    """Append ``rows`` to a JSONL log, one line each (the log ``read_log`` reads; ``write_jsonl``
+    replaces one atomically, as a resume dropping rows past its checkpoint does)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and path.stat().st_size:
@@ -181,10 +181,6 @@ def append_log(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
     with open(path, "a", encoding="utf-8") as f:
         f.write("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
 
-
-def rewrite_log(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Replace a log's rows atomically (a resume dropping rows past its checkpoint)."""
-    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
 
 
 def _remap(row: Mapping[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import torch
 
 from instructrl.data import Prompt, read_jsonl
-from instructrl.data.io import write_text_atomic
+from instructrl.data.io import write_jsonl, write_text_atomic
 
 from .config import LoopConfig
 from .stages import closed_test_prompts, mark_done
@@ -71,7 +71,7 @@ def _responses(cfg: LoopConfig, policy: Path, prompts: Sequence[Prompt], cache: 
     else:
         outs = sample_responses(str(policy), prompts, 1, max_new_tokens=cfg.eval.max_new_tokens, temperature=cfg.eval.temperature, seed=cfg.seed)
         texts = [o[0] for o in outs]
-    write_text_atomic(cache, "".join(json.dumps({"prompt_id": p.id, "response": t}) + "\n" for p, t in zip(prompts, texts)))
+    write_jsonl(cache, ({"prompt_id": p.id, "response": t} for p, t in zip(prompts, texts)))
     write_text_atomic(cache.with_suffix(".key.json"), json.dumps(key))
     return texts
 
@@ -224,7 +224,7 @@ def _head_to_head(cfg: LoopConfig, batch: str, prompts: Sequence[Prompt], a: lis
 
     judge = BackendJudge(make_backend(cfg, pool="heldout"), f"{cfg.name}/{batch}", poll_s=cfg.labelers_poll_s)
     wr, records = judge_win_rate(judge, prompts, a, b, interval=cfg.eval.interval, seed=cfg.seed)
-    write_text_atomic(out, "".join(json.dumps(r) + "\n" for r in records))
+    write_jsonl(out, records)
     return {**wr.to_dict(), "interval": cfg.eval.interval, **other_interval(cfg.eval.interval, records, cfg.seed)}, records
 
 

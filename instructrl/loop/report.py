@@ -34,6 +34,7 @@ def overoptimization(root: Path, k: int, heldout_seed: int) -> list[dict[str, fl
     evaluation: if the RM score keeps rising while the panel's judgement falls, the policy
     is over-optimising the reward model."""
     from instructrl.labelers import heldout_panel
+    from instructrl.tasks.grader import has_spec
 
     path = root / f"round-{k}" / "ppo" / "samples.jsonl"
     if not path.exists():
@@ -43,7 +44,7 @@ def overoptimization(root: Path, k: int, heldout_seed: int) -> list[dict[str, fl
     per_iter: dict[int, list[tuple[float, float]]] = {}
     for i, row in enumerate(read_log(path)):
         p = by_text.get(row["prompt"])
-        if p is None or "spec" not in p.metadata:  # the gold panel judges only prompts with a spec
+        if p is None or not has_spec(p):  # the gold panel judges only prompts with a spec
             continue
         lab = panel.labelers[i % len(panel.labelers)]
         per_iter.setdefault(row["iteration"], []).append((row["score"], lab.rate(p, row["response"]).likert))

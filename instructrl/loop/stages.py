@@ -83,12 +83,13 @@ def own_prompts(spec: str, labelers: str) -> list[Prompt]:
     """The user's prompt set (``data.prompts``). The simulated panel (and the demonstrator)
     work from a prompt's machine-checkable spec, so with them every prompt needs one."""
     from instructrl.data.sources import load_prompts
+    from instructrl.tasks.grader import has_spec
 
     prompts = load_prompts(spec)
     if not prompts:
         raise ValueError(f"data.prompts={spec!r} holds no prompts")
     if labelers == "simulated":
-        bare = [p.id for p in prompts if not isinstance(p.metadata.get("spec"), dict)]
+        bare = [p.id for p in prompts if not has_spec(p)]
         if bare:
             raise ValueError(f"data.prompts={spec!r}: {len(bare)} of {len(prompts)} prompts have no metadata['spec'] "
                              f"(first: {bare[0]!r}); the simulated labelers can only write for and judge generated "

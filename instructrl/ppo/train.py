@@ -34,7 +34,7 @@ from typing import Any
 import torch
 
 from instructrl.data.collate import pad_batch
-from instructrl.data.io import append_log, read_log, rewrite_log
+from instructrl.data.io import append_log, read_log, write_jsonl
 from instructrl.data.render import Example, render_prompt, tokenize_text
 from instructrl.data.schemas import Prompt
 from instructrl.data.sources import load_prompts, load_texts
@@ -518,7 +518,7 @@ def train(cfg: PPOConfig, *, scorer: Scorer | None = None, generator: Generation
 def _truncate_samples(path: Path, start: int) -> None:
     """Drop samples logged after iteration ``start`` (a killed run's tail), all on a fresh run."""
     if path.exists():
-        rewrite_log(path, [r for r in read_log(path) if start and r["iteration"] <= start])
+        write_jsonl(path, [r for r in read_log(path) if start and r["iteration"] <= start])
 
 
 def _timing(t0: float, t1: float, t2: float, t3: float, n_gen: int, n_episodes: int, lr: float) -> dict[str, float]:

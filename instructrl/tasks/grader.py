@@ -92,13 +92,18 @@ class Grade:
                 "quality": self.quality}
 
 
+def has_spec(prompt: Prompt) -> bool:
+    """Whether the prompt carries the machine-checkable spec ``spec_of`` returns (generated prompts do)."""
+    spec = prompt.metadata.get("spec")
+    return isinstance(spec, dict) and "task" in spec
+
+
 def spec_of(prompt: Prompt) -> dict[str, Any]:
     """The machine-checkable spec of a generated prompt; raises if the prompt has none."""
-    spec = prompt.metadata.get("spec")
-    if not isinstance(spec, dict) or "task" not in spec:
+    if not has_spec(prompt):
         raise ValueError(f"prompt {prompt.id!r} has no metadata['spec'] with a 'task'; "
                          "only generated prompts can be graded")
-    return spec
+    return prompt.metadata["spec"]
 
 
 # ---- failure detectors (pure) -------------------------------------------------------------

@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from instructrl.data import DataError
-from instructrl.data.io import append_log, read_log, rewrite_log
+from instructrl.data.io import append_log, read_log, write_jsonl
 from instructrl.runs import MetricsLogger, read_metrics
 
 
@@ -54,7 +54,7 @@ def test_append_after_a_torn_line_starts_clean(tmp_path):
     with pytest.warns(UserWarning):
         append_log(p, [{"a": 3}, {"a": 4}])
     assert read_log(p) == [{"a": 1}, {"a": 3}, {"a": 4}]
-    rewrite_log(p, [{"a": 9}])
+    write_jsonl(p, [{"a": 9}])
     assert read_log(p) == [{"a": 9}] and not (tmp_path / "log.jsonl.tmp").exists()
 
 
