@@ -50,29 +50,16 @@ def self_corpus(a: argparse.Namespace, path: Path) -> str:
     import torch
 
     from instructrl.data.io import write_jsonl
-    from instructrl.models.generation import HFGenerator
+    from instructrl.models.generation import document_opener, sample_document_ids
     from instructrl.models.loader import load_causal_lm
     torch.set_num_threads(a.threads)
     model, tok = load_causal_lm("tiny" if a.smoke else a.model, dropout=0.0)
-    model.eval()
-    # unconditional samples: each document starts from the document separator (SmolLM2's
-    # <|endoftext|>), so no token of the corpus comes from anywhere but the model itself
-    vocab = tok.get_vocab()
-    start = next(t for t in ("<|endoftext|>", tok.bos_token, tok.eos_token) if t and t in vocab)
-    start_id = vocab[start]
-    gen = HFGenerator(model, tok.eos_token_id, tok.pad_token_id)
+    start, _ = document_opener(tok)  # no token of the corpus comes from anywhere but the model itself
     t0 = time.perf_counter()
-    docs, same = [], 0
-    for s in range(0, a.ptx_docs, 32):
-        n = min(32, a.ptx_docs - s)
-        g = gen.generate([[start_id]] * n, max_new_tokens=a.ptx_len, temperature=1.0, top_p=1.0, seed=a.seed + s)
-        for r in g.response_ids:  # r ends with the EOS when the sample finished
-            ids = [start_id] + list(r)
-            text = tok.decode(ids, skip_special_tokens=False)
-            same += tok(text, add_special_tokens=False)["input_ids"] == ids
-            docs.append(text)
-        print(f"self corpus: {len(docs)}/{a.ptx_docs} documents ({time.perf_counter() - t0:.0f} s)", flush=True)
-    print(f"self corpus: {len(docs)} documents of <= {a.ptx_len} tokens after {start!r}; "
+    ids = sample_document_ids(model, tok, a.ptx_docs, max_new_tokens=a.ptx_len, seed=a.seed)  # ends with the EOS where sampled
+    docs = [tok.decode(x, skip_special_tokens=False) for x in ids]
+    same = sum(tok(text, add_special_tokens=False)["input_ids"] == x for text, x in zip(docs, ids))
+    print(f"self corpus: {len(docs)} documents of <= {a.ptx_len} tokens after {start!r} ({time.perf_counter() - t0:.0f} s); "
           f"{same}/{len(docs)} re-tokenize to exactly the sampled ids", flush=True)
     write_jsonl(path, [{"text": d} for d in docs])
     (path.parent / "ptx_corpus_stats.json").write_text(json.dumps({"docs": len(docs), "retokenize_exact": same, "opener": start}, indent=1))

@@ -53,15 +53,17 @@ def perplexity(model: Any, texts: Sequence[str], *, max_seq_len: int = 1024) -> 
     return {"perplexity": perplexity_from_nll(nll_sum, n), "nll_per_token": nll_sum / n, "n_tokens": float(n)}
 
 
-def hf_nll(model: Any, tokenizer: Any, texts: Sequence[str], *, max_seq_len: int, batch_size: int = 8) -> tuple[float, int]:
-    """Summed next-token NLL over ``texts`` cut into ``max_seq_len`` chunks (right padded)."""
+def hf_nll(model: Any, tokenizer: Any, texts: Sequence[str], *, max_seq_len: int, batch_size: int = 8,
+           append_eos: bool = True) -> tuple[float, int]:
+    """Summed next-token NLL over ``texts`` cut into ``max_seq_len`` chunks (right padded),
+    each text ended by EOS unless ``append_eos`` is false (text cut mid-document)."""
     import torch
 
     from instructrl.data.collate import pad_batch
     from instructrl.data.render import tokenize_text
     from instructrl.models import lm_loss_sum
 
-    chunks = [ex for t in texts for ex in tokenize_text(tokenizer, t, max_seq_len)]
+    chunks = [ex for t in texts for ex in tokenize_text(tokenizer, t, max_seq_len, append_eos)]
     total, n = 0.0, 0
     was_training = model.training
     model.eval()

@@ -27,6 +27,8 @@ def stages_of(cfg: LoopConfig) -> list[tuple[str, Path, Callable[[], Any]]]:
     out: list[tuple[str, Path, Callable[[], Any]]] = [("data", root / "data", lambda: S.prepare_data(cfg, root))]
     if cfg.base.pretrain:
         out.append(("base", root / "base", lambda: S.pretrain_base(cfg, root)))
+    if cfg.data.ptx_text == "self":
+        out.append(("ptx-text", root / "ptx-text", lambda: S.sample_ptx_text(cfg, root)))
     out.append(("round-0/data", root / "round-0" / "data", lambda: S.collect_demonstrations(cfg, root)))
     out.append(("round-0/sft", root / "round-0" / "sft", lambda: S.train_sft(cfg, root)))
     for k in range(1, cfg.rounds + 1):

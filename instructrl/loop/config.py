@@ -42,6 +42,11 @@ class LoopDataConfig:
     k: int = field(4, help="responses ranked per prompt (paper: 4..9)")
     test_prompts: int = field(200, help="evaluation prompts from held-out (test) users")
     closed_domain_test: int = field(96, help="extra closed-domain test prompts (held-out users) the hallucination rate is also measured on (docs/loop.md)")
+    ptx_text: Literal["generated", "self"] = field(
+        "generated", help="pretraining text for SFT's mix, PPO-ptx and the held-out alignment-tax loss: 'generated' (instructrl's corpus, "
+        "which a base pretrained by the loop learned from) or 'self' (documents sampled from the base model itself: the stand-in "
+        "for a pretrained base's own pretraining data, which is not at hand; docs/loop.md)")
+    self_text_tokens: int = field(64, help="tokens sampled per document with ptx_text=self")
     ptx_docs: int = field(3000, help="pretraining documents for the SFT mix and PPO-ptx")
     heldout_docs: int = field(200, help="held-out pretraining documents for the alignment tax")
     corpus_reading: float = field(0.0, help="share of pretraining paragraphs that are reading documents: a passage, then text referring back to it (docs/tasks-and-labelers.md)")
@@ -55,6 +60,9 @@ class LoopDataConfig:
             raise ValueError(f"data.closed_domain_test must be >= 0, got {self.closed_domain_test}")
         if len(self.split) != 3 or abs(sum(self.split) - 1.0) > 1e-6:
             raise ValueError(f"data.split must be 3 fractions summing to 1, got {self.split}")
+        if self.self_text_tokens < 1 or self.ptx_docs < 1 or self.heldout_docs < 1:
+            raise ValueError(f"data.self_text_tokens, data.ptx_docs and data.heldout_docs must be >= 1, "
+                             f"got {self.self_text_tokens}, {self.ptx_docs}, {self.heldout_docs}")
         for name in ("corpus_reading", "corpus_case"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"data.{name} must be a fraction in [0, 1], got {getattr(self, name)}")
@@ -102,6 +110,10 @@ class LoopConfig:
             raise ValueError(f"rounds must be >= 0, got {self.rounds}")
         if not self.labelers.startswith(("http://", "https://")) and self.labelers != "simulated":
             raise ValueError(f"labelers must be 'simulated' or an http(s) URL, got {self.labelers!r}")
+        if self.data.ptx_text == "self" and self.base.pretrain:
+            raise ValueError("data.ptx_text=self samples the pretraining text from a pretrained base, but base.pretrain=true "
+                             "pretrains the base on the generated corpus, which is then its own pretraining text: "
+                             "use data.ptx_text=generated, or base.pretrain=false with a pretrained base.model")
 
     @property
     def root(self) -> Path:

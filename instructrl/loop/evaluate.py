@@ -28,7 +28,7 @@ from instructrl.data import Prompt, read_jsonl
 from instructrl.data.io import write_jsonl, write_text_atomic
 
 from .config import LoopConfig
-from .stages import closed_test_prompts, mark_done
+from .stages import closed_test_prompts, mark_done, pretraining_text
 
 
 def _generation_key(cfg: LoopConfig, policy: Path, prompts: Sequence[Prompt]) -> dict[str, Any]:
@@ -193,12 +193,12 @@ def kl_to_reference(policy: Path, reference: Path, prompts: Sequence[Prompt], ma
     return total / max(1, len(prompts))
 
 
-def heldout_loss(policy: Path, texts: Sequence[str]) -> float:
+def heldout_loss(policy: Path, texts: Sequence[str], append_eos: bool = True) -> float:
     from instructrl.evals.alignment_tax import hf_nll
     from instructrl.models import load_causal_lm
 
     model, tok = load_causal_lm(str(policy))
-    nll, n = hf_nll(model, tok, texts, max_seq_len=256, batch_size=16)
+    nll, n = hf_nll(model, tok, texts, max_seq_len=256, batch_size=16, append_eos=append_eos)
     return nll / max(1, n)
 
 
@@ -248,10 +248,11 @@ def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
     closed_responses = {n: _responses(cfg, p, closed, d / f"responses-{n}-closed.jsonl",
                                       earlier(f"responses-{n}-closed.jsonl") if n == "sft" else ()) if closed else []
                         for n, p in policies.items()}
-    texts = [t for t in (root / "data" / "heldout.txt").read_text().split("\n\n") if t.strip()]
+    text = pretraining_text(cfg, root)
+    texts = text.heldout_texts()
     result: dict[str, Any] = {"round": k, "n_prompts": len(prompts), "n_closed_extra": len(closed), "policies": {}}
     for name, path in policies.items():
-        row: dict[str, Any] = {"heldout_ptx_loss": heldout_loss(path, texts)}
+        row: dict[str, Any] = {"heldout_ptx_loss": heldout_loss(path, texts, append_eos=text.append_eos)}
         if panel is not None:
             row.update(rating_summary(panel, prompts, responses[name], closed, closed_responses[name]))
         row["by_spec"] = spec_breakdown(prompts, responses[name])

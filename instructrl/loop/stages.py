@@ -6,6 +6,7 @@ Layout::
 
     runs/<name>/data/{train,valid,test,test-closed}.jsonl, ptx.txt, heldout.txt   prompt dataset
     runs/<name>/base/                                                   pretrained base LM (CPU preset)
+    runs/<name>/ptx-text/{ptx,heldout}.jsonl                            (data.ptx_text=self) the base's own samples
     runs/<name>/round-0/{data,sft}/                                     demonstrations -> SFT
     runs/<name>/round-<k>/{data,rm,ppo,eval}/                           rankings -> RM -> PPO-ptx -> eval
 """
@@ -67,9 +68,10 @@ def prepare_data(cfg: LoopConfig, root: Path) -> None:
     # the extra closed-domain set is generated: it measures the simulated panel's hallucination rate
     closed = closed_domain_test_set(dc.closed_domain_test, dc.seed, test, prompts, dc.difficulty) if dc.prompts is None else []
     write_jsonl(d / "test-closed.jsonl", closed)
-    docs = generate_pretraining_corpus(dc.ptx_docs + dc.heldout_docs, seed=dc.seed + 7, reading=dc.corpus_reading, case=dc.corpus_case)
-    (d / "ptx.txt").write_text("\n\n".join(docs[: dc.ptx_docs]))
-    (d / "heldout.txt").write_text("\n\n".join(docs[dc.ptx_docs :]))
+    if dc.ptx_text == "generated":  # with ptx_text=self the ptx-text stage samples it from the base
+        docs = generate_pretraining_corpus(dc.ptx_docs + dc.heldout_docs, seed=dc.seed + 7, reading=dc.corpus_reading, case=dc.corpus_case)
+        (d / "ptx.txt").write_text("\n\n".join(docs[: dc.ptx_docs]))
+        (d / "heldout.txt").write_text("\n\n".join(docs[dc.ptx_docs :]))
     info = {"source": dc.prompts or "generated", "prompts": len(prompts), "train": len(train), "valid": len(valid), "test": len(test), "test_closed": len(closed)}
     need = dc.sft_prompts + cfg.rounds * dc.rank_prompts
     if len(train) < need:
@@ -166,6 +168,50 @@ def base_spec(cfg: LoopConfig, root: Path) -> str:
     return str(root / "base" / "final") if cfg.base.pretrain else cfg.base.model
 
 
+@dataclasses.dataclass(frozen=True)
+class PretrainingText:
+    """Where the loop's pretraining text is: ``train`` feeds SFT's mix and PPO-ptx,
+    ``heldout`` the alignment-tax loss. ``append_eos`` is false for documents sampled from the
+    base, which carry the EOS where the model emitted one and are otherwise cut mid-text."""
+
+    train: Path
+    heldout: Path
+    append_eos: bool
+
+    def heldout_texts(self) -> list[str]:
+        if self.heldout.suffix == ".txt":  # the generated corpus: documents separated by a blank line
+            return [t for t in self.heldout.read_text().split("\n\n") if t.strip()]
+        from instructrl.data.sources import load_texts
+
+        return load_texts(str(self.heldout))
+
+
+def pretraining_text(cfg: LoopConfig, root: Path) -> PretrainingText:
+    if cfg.data.ptx_text == "self":
+        return PretrainingText(root / "ptx-text" / "ptx.jsonl", root / "ptx-text" / "heldout.jsonl", append_eos=False)
+    return PretrainingText(root / "data" / "ptx.txt", root / "data" / "heldout.txt", append_eos=True)
+
+
+def sample_ptx_text(cfg: LoopConfig, root: Path) -> None:
+    """``data.ptx_text=self``: the pretraining text is documents sampled from the base model
+    itself (``instructrl.models.generation.sample_documents``), the stand-in for a pretrained
+    base's own pretraining data; held-out ones measure the alignment tax."""
+    from instructrl.models import load_causal_lm, sample_documents
+
+    dc = cfg.data
+    d = root / "ptx-text"
+    t = time.time()
+    model, tok = load_causal_lm(base_spec(cfg, root), dropout=0.0)
+    docs = sample_documents(model, tok, dc.ptx_docs + dc.heldout_docs, max_new_tokens=dc.self_text_tokens, seed=cfg.seed + 7)
+    write_jsonl(d / "ptx.jsonl", [{"text": x} for x in docs[: dc.ptx_docs]])
+    write_jsonl(d / "heldout.jsonl", [{"text": x} for x in docs[dc.ptx_docs :]])
+    ended = sum(x.endswith(tok.eos_token) for x in docs)
+    print(f"ptx-text: {len(docs)} documents of <= {dc.self_text_tokens} tokens sampled from {base_spec(cfg, root)} "
+          f"({ended} ended with EOS) in {time.time() - t:.0f} s", flush=True)
+    mark_done(d, {"base": base_spec(cfg, root), "docs": len(docs), "ptx": dc.ptx_docs, "heldout": dc.heldout_docs,
+                  "max_tokens": dc.self_text_tokens, "ended_with_eos": ended})
+
+
 # ----------------------------------------------------------------------- labelers
 
 
@@ -216,10 +262,12 @@ def train_sft(cfg: LoopConfig, root: Path) -> None:
     from instructrl.sft import SFTConfig, train
 
     d = root / "round-0" / "sft"
+    text = pretraining_text(cfg, root)
     over = merge(
         {
             "model": {"name": base_spec(cfg, root)},
-            "data": {"train": str(root / "round-0" / "data" / "demonstrations.jsonl"), "pretrain": str(root / "data" / "ptx.txt"), "pretrain_fraction": 0.1},
+            "data": {"train": str(root / "round-0" / "data" / "demonstrations.jsonl"), "pretrain": str(text.train),
+                     "pretrain_fraction": 0.1, "pretrain_append_eos": text.append_eos},
             "output_dir": str(d),
             "seed": cfg.seed,
             "progress": cfg.progress,
@@ -328,13 +376,14 @@ def train_ppo(cfg: LoopConfig, root: Path, k: int, ptx: bool = True) -> None:
     # replaces the learned RM as PPO's reward: the ceiling a perfect RM would give. The RM
     # still trains and initialises the value function.
     reward_kind = (cfg.ppo.get("reward") or {}).get("kind") or "model"
+    text = pretraining_text(cfg, root)
     over = merge(
         {
             "model": {"name": init},
             "reference": None if init == sft else sft,
             "reward": {"kind": "model", "model": rm} if reward_kind == "model" else {},
             "value": {"init": rm},
-            "ptx": {"data": str(root / "data" / "ptx.txt")},
+            "ptx": {"data": str(text.train), "append_eos": text.append_eos},
             "data": {"prompts": str(root / "data" / "train.jsonl"), "valid_prompts": str(root / "data" / "valid.jsonl")},
             "output_dir": str(d),
             "seed": cfg.seed + k,

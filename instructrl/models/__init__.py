@@ -1,6 +1,6 @@
 """Model loading (tiny / smollm2-135m / HF dir / hub id), heads, LoRA, generation, log-probs."""
 
-from .generation import Generation, GenerationBackend, HFGenerator, generate, generate_text
+from .generation import Generation, GenerationBackend, HFGenerator, generate, generate_text, sample_documents
 from .loader import (
     PAD_TOKEN,
     LoraConfig,
@@ -35,6 +35,7 @@ __all__ = [
     "load_causal_lm",
     "load_tokenizer",
     "resolve_spec",
+    "sample_documents",
     "sequence_logprobs",
     "smollm2_dir",
     "smollm2_gguf_path",

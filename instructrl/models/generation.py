@@ -217,3 +217,45 @@ def generate_text(
 
 
 generate = generate_text  # the name the evals use
+
+
+def document_opener(tokenizer: Any) -> tuple[str, int]:
+    """The token a document starts after in pretraining: the document separator
+    (``<|endoftext|>`` in SmolLM2 and GPT-2 style vocabularies), else BOS, else EOS."""
+    vocab = tokenizer.get_vocab()
+    for t in ("<|endoftext|>", tokenizer.bos_token, tokenizer.eos_token):
+        if t and t in vocab:
+            return t, vocab[t]
+    raise ValueError("the tokenizer has no <|endoftext|>, BOS or EOS token to start a document after")
+
+
+def sample_document_ids(model: Any, tokenizer: Any, n: int, *, max_new_tokens: int, seed: int = 0,
+                        batch_size: int = 32, temperature: float = 1.0) -> list[list[int]]:
+    """The token ids of ``sample_documents``: the opener's id, then the sampled ids."""
+    if n < 1 or max_new_tokens < 1:
+        raise ValueError(f"sample_documents needs n >= 1 and max_new_tokens >= 1, got {n}, {max_new_tokens}")
+    _, start_id = document_opener(tokenizer)
+    backend = HFGenerator(model, tokenizer.eos_token_id, tokenizer.pad_token_id)
+    out: list[list[int]] = []
+    for s in range(0, n, batch_size):
+        g = backend.generate([[start_id]] * min(batch_size, n - s), max_new_tokens=max_new_tokens,
+                             temperature=temperature, seed=seed + s)
+        out.extend([start_id] + list(r) for r in g.response_ids)
+    return out
+
+
+def sample_documents(model: Any, tokenizer: Any, n: int, *, max_new_tokens: int, seed: int = 0,
+                     batch_size: int = 32, temperature: float = 1.0) -> list[str]:
+    """``n`` documents sampled from ``model`` unconditionally: each starts after the document
+    opener (``document_opener``) and is kept exactly as sampled, as text: the opener, the
+    sampled tokens, and the EOS only where the model emitted one. Every sample is kept,
+    however short: dropping some would bias the set away from the model's distribution.
+
+    For a pretrained model whose pretraining data is not at hand, these are the closest
+    stand-in for it: PPO-ptx on them pulls the policy back toward the base model (the
+    expected LM gradient on a model's own samples is zero, so only what PPO moves is pulled
+    back), and a policy's loss on held-out ones rises as it drifts from the base (the
+    alignment tax). Deterministic given ``seed`` and ``batch_size``."""
+    ids = sample_document_ids(model, tokenizer, n, max_new_tokens=max_new_tokens, seed=seed,
+                              batch_size=batch_size, temperature=temperature)
+    return [tokenizer.decode(x, skip_special_tokens=False) for x in ids]

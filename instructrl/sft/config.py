@@ -24,6 +24,7 @@ class SFTDataConfig:
     skip_bad: bool = field(False, help="skip and count malformed or over-long rows instead of failing")
     pretrain: str | None = field(None, help="pretraining text to mix in: .jsonl (text field) | .txt | hf:<name> | generated:<n>")
     pretrain_fraction: float = field(0.0, help="share of training examples drawn from `pretrain` (InstructGPT's PPO-init SFT: 0.1)")
+    pretrain_append_eos: bool = field(True, help="end each pretraining document with EOS (a separator); false for text cut mid-document, e.g. a model's length-capped samples")
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.valid_fraction < 1.0:

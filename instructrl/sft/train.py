@@ -104,7 +104,7 @@ def prepare_data(cfg: SFTConfig, tok: Any) -> SFTData:
         want = int(round(f / (1 - f) * n_demos))
         pre: list[Example] = []
         for text in load_texts(cfg.data.pretrain):  # type: ignore[arg-type]
-            pre.extend(tokenize_text(tok, text, cfg.data.max_seq_len))
+            pre.extend(tokenize_text(tok, text, cfg.data.max_seq_len, cfg.data.pretrain_append_eos))
             if len(pre) >= want:
                 break
         if len(pre) < want:

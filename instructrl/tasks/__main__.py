@@ -31,7 +31,7 @@ class TasksConfig:
 
 def main(argv: list[str] | None = None) -> int:
     from instructrl.config import command_main
-    from instructrl.data.io import write_jsonl
+    from instructrl.data.io import write_jsonl, write_text_atomic
     from instructrl.data.schemas import Demonstration
     from instructrl.tasks import demonstrate, generate_pretraining_corpus, generate_prompts
     from instructrl.tasks.processing import process_prompts
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                 [Demonstration(prompt=p, response=demonstrate(p, seed=cfg.seed), labeler_id="demonstrator")
                  for p in train])
     docs = generate_pretraining_corpus(cfg.n_pretraining_docs, cfg.seed, reading=cfg.corpus_reading, case=cfg.corpus_case)
-    (out / "pretraining.txt").write_text("\n\n---\n\n".join(docs) + "\n")
+    write_text_atomic(out / "pretraining.txt", "\n\n---\n\n".join(docs) + "\n")
     print(f"wrote {len(train)}/{len(valid)}/{len(test)} prompts (train/valid/test), {len(train)} demonstrations, "
           f"{len(docs)} pretraining documents to {out}")
     return 0
