@@ -26,6 +26,7 @@ import torch
 
 from instructrl.data import Prompt, read_jsonl
 from instructrl.data.io import write_jsonl, write_text_atomic
+from instructrl.data.sources import load_texts
 
 from .config import LoopConfig
 from .stages import closed_test_prompts, mark_done, pretraining_text
@@ -249,7 +250,7 @@ def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
                                       earlier(f"responses-{n}-closed.jsonl") if n == "sft" else ()) if closed else []
                         for n, p in policies.items()}
     text = pretraining_text(cfg, root)
-    texts = text.heldout_texts()
+    texts = load_texts(str(text.heldout))
     result: dict[str, Any] = {"round": k, "n_prompts": len(prompts), "n_closed_extra": len(closed), "policies": {}}
     for name, path in policies.items():
         row: dict[str, Any] = {"heldout_ptx_loss": heldout_loss(path, texts, append_eos=text.append_eos)}

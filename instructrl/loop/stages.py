@@ -178,13 +178,6 @@ class PretrainingText:
     heldout: Path
     append_eos: bool
 
-    def heldout_texts(self) -> list[str]:
-        if self.heldout.suffix == ".txt":  # the generated corpus: documents separated by a blank line
-            return [t for t in self.heldout.read_text().split("\n\n") if t.strip()]
-        from instructrl.data.sources import load_texts
-
-        return load_texts(str(self.heldout))
-
 
 def pretraining_text(cfg: LoopConfig, root: Path) -> PretrainingText:
     if cfg.data.ptx_text == "self":
@@ -201,14 +194,15 @@ def sample_ptx_text(cfg: LoopConfig, root: Path) -> None:
     dc = cfg.data
     d = root / "ptx-text"
     t = time.time()
-    model, tok = load_causal_lm(base_spec(cfg, root), dropout=0.0)
+    base = base_spec(cfg, root)
+    model, tok = load_causal_lm(base, dropout=0.0)
     docs = sample_documents(model, tok, dc.ptx_docs + dc.heldout_docs, max_new_tokens=dc.self_text_tokens, seed=cfg.seed + 7)
     write_jsonl(d / "ptx.jsonl", [{"text": x} for x in docs[: dc.ptx_docs]])
     write_jsonl(d / "heldout.jsonl", [{"text": x} for x in docs[dc.ptx_docs :]])
     ended = sum(x.endswith(tok.eos_token) for x in docs)
-    print(f"ptx-text: {len(docs)} documents of <= {dc.self_text_tokens} tokens sampled from {base_spec(cfg, root)} "
+    print(f"ptx-text: {len(docs)} documents of <= {dc.self_text_tokens} tokens sampled from {base} "
           f"({ended} ended with EOS) in {time.time() - t:.0f} s", flush=True)
-    mark_done(d, {"base": base_spec(cfg, root), "docs": len(docs), "ptx": dc.ptx_docs, "heldout": dc.heldout_docs,
+    mark_done(d, {"base": base, "docs": len(docs), "ptx": dc.ptx_docs, "heldout": dc.heldout_docs,
                   "max_tokens": dc.self_text_tokens, "ended_with_eos": ended})
 
 
