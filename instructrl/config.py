@@ -19,6 +19,8 @@ from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
+from instructrl.data.io import write_text_atomic
+
 C = TypeVar("C")
 
 
@@ -203,7 +205,7 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
 
 def save_config(cfg: Any, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(json.loads(json.dumps(to_dict(cfg), default=str)), sort_keys=False))
+    write_text_atomic(path, yaml.safe_dump(json.loads(json.dumps(to_dict(cfg), default=str)), sort_keys=False))
 
 
 def help_text(cls: type, prefix: str = "") -> str:

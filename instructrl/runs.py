@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from instructrl.config import save_config
-from instructrl.data.io import append_log, read_log, write_jsonl
+from instructrl.data.io import append_log, read_log, write_jsonl, write_text_atomic
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,11 +92,11 @@ def write_provenance(directory: str | Path, cfg: Any | None = None) -> None:
     if cfg is not None:
         save_config(cfg, d / "config.yaml")
     prov = provenance()
-    (d / "provenance.json").write_text(json.dumps(prov, indent=2))
+    write_text_atomic(d / "provenance.json", json.dumps(prov, indent=2))
     if prov["git_dirty"]:
         diff = _git("diff", "HEAD")
         if diff:
-            (d / "git.diff").write_text(diff)
+            write_text_atomic(d / "git.diff", diff)
 
 
 class MetricsLogger:

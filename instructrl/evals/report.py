@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from instructrl.data.io import write_text_atomic
+
 
 def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "x"
@@ -40,10 +42,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 def write_examples(out_dir: Path, evaluator: str, checkpoint: str, records: list[dict[str, Any]]) -> Path:
     path = out_dir / "examples" / evaluator / f"{slug(checkpoint)}.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records))
     return path
 
 
@@ -90,7 +89,7 @@ def write_report(out_dir: Path, result: dict[str, Any], *, plots: bool = True) -
     checkpoints = result["checkpoints"]
     metrics = result["metrics"]
     header, rows = metric_table(metrics, checkpoints)
-    (out_dir / "eval.json").write_text(json.dumps(result, indent=2, default=str))
+    write_text_atomic(out_dir / "eval.json", json.dumps(result, indent=2, default=str))
     md = ["# Evaluation", "", "Checkpoints: " + ", ".join(f"`{c}` ({result['specs'][c]})" for c in checkpoints), ""]
     md += [markdown_table(header, rows), ""]
     for ev, notes in result.get("notes", {}).items():
@@ -99,5 +98,5 @@ def write_report(out_dir: Path, result: dict[str, Any], *, plots: bool = True) -
     if plots and rows:
         for m, rel in plot_metrics(out_dir, metrics, checkpoints, result.get("intervals")).items():
             md += [f"### {m}", "", f"![{m}]({rel})", ""]
-    (out_dir / "eval.md").write_text("\n".join(md))
+    write_text_atomic(out_dir / "eval.md", "\n".join(md))
     return format_table(header, rows)

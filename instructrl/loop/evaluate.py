@@ -268,6 +268,6 @@ def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
     for name, row in result["policies"].items():
         row["heldout_ptx_loss_vs_sft"] = row["heldout_ptx_loss"] / sft_loss - 1.0 if math.isfinite(sft_loss) else float("nan")
     d.mkdir(parents=True, exist_ok=True)
-    (d / "eval.json").write_text(json.dumps(result, indent=2))
+    write_text_atomic(d / "eval.json", json.dumps(result, indent=2))
     mark_done(d)
     return result

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from instructrl.data import Prompt, read_jsonl
-from instructrl.data.io import read_log
+from instructrl.data.io import read_log, write_text_atomic
 from instructrl.runs import read_metrics
 
 METRICS = ("likert", "fails_to_follow", "constraint_satisfied", "hallucination", "inappropriate")
@@ -54,6 +54,15 @@ def overoptimization(root: Path, k: int, heldout_seed: int) -> list[dict[str, fl
     ]
 
 
+def _save(fig: Any, out: Path) -> None:
+    """Save a PNG atomically (a reader, or a rerun after a kill, never sees half a plot)."""
+    fig.tight_layout()
+    tmp = out.with_name(out.name + ".tmp")
+    fig.savefig(tmp, dpi=110, format="png")
+    _plt().close(fig)
+    tmp.replace(out)
+
+
 def _plot_curves(root: Path, rounds: list[int], out: Path) -> None:
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -66,9 +75,7 @@ def _plot_curves(root: Path, rounds: list[int], out: Path) -> None:
     axes[1].set(title="KL to reference (nats / episode)", xlabel="iteration")
     for a in axes:
         a.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _save(fig, out)
 
 
 def _plot_winrate(rounds: list[dict[str, Any]], out: Path) -> None:
@@ -79,9 +86,7 @@ def _plot_winrate(rounds: list[dict[str, Any]], out: Path) -> None:
     ax.bar([str(k) for k in ks], [w["win_rate"] for w in wr], yerr=[[w["win_rate"] - w["ci_low"] for w in wr], [w["ci_high"] - w["win_rate"] for w in wr]], capsize=4)
     ax.axhline(0.5, color="grey", ls="--")
     ax.set(title="Win rate of PPO-ptx vs SFT (held-out panel, 95% CI)", xlabel="round", ylim=(0, 1))
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _save(fig, out)
 
 
 def _plot_metadata(rounds: list[dict[str, Any]], out: Path) -> None:
@@ -96,9 +101,7 @@ def _plot_metadata(rounds: list[dict[str, Any]], out: Path) -> None:
     ax.set_xticks([j + 0.4 - w / 2 for j in range(len(keys))], [k.replace("_", " ") for k in keys])
     ax.set(title="Held-out panel metadata rates", ylim=(0, 1))
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _save(fig, out)
 
 
 def _plot_overopt(curves: dict[int, list[dict[str, float]]], out: Path) -> None:
@@ -109,9 +112,7 @@ def _plot_overopt(curves: dict[int, list[dict[str, float]]], out: Path) -> None:
             ax.plot([x["rm_score"] for x in c], [x["panel_likert"] for x in c], marker="o", label=f"round {k}")
     ax.set(title="Over-optimisation: RM score vs held-out panel", xlabel="RM score of validation samples", ylabel="held-out Likert")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _save(fig, out)
 
 
 def _fmt(x: float | None) -> str:
@@ -244,7 +245,7 @@ def write_report(root: Path, heldout_seed: int, timings: dict[str, float], label
         _plot_winrate(rounds, root / "winrate.png")
         _plot_metadata(rounds, root / "metadata.png")
         curves = {k: overoptimization(root, k, heldout_seed) for k in ks}
-        (root / "overoptimization.json").write_text(json.dumps(curves, indent=2))
+        write_text_atomic(root / "overoptimization.json", json.dumps(curves, indent=2))
         parts += ["![win rate](winrate.png)\n", "![metadata](metadata.png)\n", "![PPO curves](ppo_curves.png)\n"]
         if any(curves.values()):
             _plot_overopt(curves, root / "overoptimization.png")
@@ -257,5 +258,5 @@ def write_report(root: Path, heldout_seed: int, timings: dict[str, float], label
     if timings:
         parts.append("## Wall-clock per stage (s)\n\n" + "\n".join(f"- {k}: {v:.0f}" for k, v in timings.items()) + "\n")
     out = root / "report.md"
-    out.write_text("\n".join(parts))
+    write_text_atomic(out, "\n".join(parts))
     return out

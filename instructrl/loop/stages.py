@@ -70,8 +70,8 @@ def prepare_data(cfg: LoopConfig, root: Path) -> None:
     write_jsonl(d / "test-closed.jsonl", closed)
     if dc.ptx_text == "generated":  # with ptx_text=self the ptx-text stage samples it from the base
         docs = generate_pretraining_corpus(dc.ptx_docs + dc.heldout_docs, seed=dc.seed + 7, reading=dc.corpus_reading, case=dc.corpus_case)
-        (d / "ptx.txt").write_text("\n\n".join(docs[: dc.ptx_docs]))
-        (d / "heldout.txt").write_text("\n\n".join(docs[dc.ptx_docs :]))
+        write_text_atomic(d / "ptx.txt", "\n\n".join(docs[: dc.ptx_docs]))
+        write_text_atomic(d / "heldout.txt", "\n\n".join(docs[dc.ptx_docs :]))
     info = {"source": dc.prompts or "generated", "prompts": len(prompts), "train": len(train), "valid": len(valid), "test": len(test), "test_closed": len(closed)}
     need = dc.sft_prompts + cfg.rounds * dc.rank_prompts
     if len(train) < need:
@@ -323,7 +323,7 @@ def collect_rankings(cfg: LoopConfig, root: Path, k: int) -> None:
     if hasattr(backend, "agreement"):
         rep = backend.agreement(f"{cfg.name}/round-{k}/rankings")
         info["agreement"] = rep if isinstance(rep, dict) else rep.to_dict() if hasattr(rep, "to_dict") else vars(rep)
-    (d / "labeling.json").write_text(json.dumps(info, indent=2, default=str))
+    write_text_atomic(d / "labeling.json", json.dumps(info, indent=2, default=str))
     mark_done(d, {"rankings": len(res.rankings)})
 
 

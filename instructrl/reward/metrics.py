@@ -18,6 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
+from instructrl.data.io import write_text_atomic
+
 
 def _log_sigmoid(x: float) -> float:
     return -math.log1p(math.exp(-x)) if x >= 0 else x - math.log1p(math.exp(x))
@@ -92,7 +94,7 @@ def write_calibration(table: dict, directory: str | Path, title: str = "reward m
 
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    (d / "calibration.json").write_text(json.dumps(table, indent=2))
+    write_text_atomic(d / "calibration.json", json.dumps(table, indent=2))
     xs = [x for x, c in zip(table["mean_predicted"], table["count"]) if c]
     ys = [y for y, c in zip(table["observed"], table["count"]) if c]
     fig, ax = plt.subplots(figsize=(4.5, 4.5))

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from instructrl.checkpoint import load_trainer_state, load_weights_from_dir, mark_complete, save_model, save_trainer_state
+from instructrl.data.io import write_text_atomic
 from instructrl.data.schemas import DataError, Prompt, Ranking
 from instructrl.data.sources import load_demonstrations
 from instructrl.models.heads import load_scalar_model, set_normalization
@@ -244,8 +245,8 @@ def _finalize(run: Path, wrapper, tok, cfg: RewardConfig, data: RewardData, fina
         shutil.rmtree(final, ignore_errors=True)
         save_model(model, tok, final)
         write_provenance(final, cfg)
-        (final / "normalization.json").write_text(json.dumps(norm, indent=2))
-        (run / "eval.json").write_text(json.dumps(final_metrics, indent=2))
+        write_text_atomic(final / "normalization.json", json.dumps(norm, indent=2))
+        write_text_atomic(run / "eval.json", json.dumps(final_metrics, indent=2))
         mark_complete(final, {"normalization": norm})
         acc.print(f"rm: normalisation {norm['mode']}: gain {norm['gain']:.4g}, bias {norm['bias']:.4g}")
     acc.wait_for_everyone()

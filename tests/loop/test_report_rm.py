@@ -46,3 +46,29 @@ def test_summary_table_names_the_interval_method_and_counts(tmp_path):
     rows = summary_table(rounds).splitlines()
     assert "win rate vs SFT (95% CI, bootstrap; W/T/L)" in rows[0]
     assert "| 0.572 (0.518-0.623); 54/62/34 |" in rows[3]
+
+
+def test_plots_are_replaced_atomically(tmp_path):
+    """A plot is written to a temporary file and moved into place: a save that fails midway
+    (a kill, a full disk) leaves the previous PNG whole, and a good save leaves no temp file."""
+    import pytest
+
+    from instructrl.loop.report import _plt, _save
+
+    out = tmp_path / "winrate.png"
+    fig, ax = _plt().subplots()
+    ax.plot([0, 1], [0, 1])
+    _save(fig, out)
+    good = out.read_bytes()
+    assert good.startswith(b"\x89PNG") and [p.name for p in tmp_path.iterdir()] == ["winrate.png"]
+
+    fig, ax = _plt().subplots()
+
+    def torn(path, **kw):
+        open(path, "wb").write(b"\x89PN")
+        raise OSError("disk full")
+
+    fig.savefig = torn
+    with pytest.raises(OSError, match="disk full"):
+        _save(fig, out)
+    assert out.read_bytes() == good
