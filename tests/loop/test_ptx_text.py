@@ -39,6 +39,15 @@ def test_self_text_needs_a_base_the_loop_does_not_pretrain(tmp_path):
     assert yaml.safe_load((PRESETS / "default.yaml").read_text())["data"].get("ptx_text", "generated") == "generated"
 
 
+def test_smollm2_preset_samples_its_pretraining_text_from_smollm2(tmp_path):
+    """The smollm2 preset's PPO-ptx, SFT mix and alignment-tax text are SmolLM2's own samples
+    (records/2026-12-07_loop-smollm2-self-ptx); the preset builds, and its stages sample them
+    right after the data stage."""
+    cfg = build(LoopConfig, {**yaml.safe_load((PRESETS / "smollm2.yaml").read_text()), "runs_dir": str(tmp_path)})
+    assert (cfg.data.ptx_text, cfg.data.ptx_docs, cfg.data.heldout_docs, cfg.base.pretrain) == ("self", 512, 64, False)
+    assert [s[0] for s in stages_of(cfg)][:3] == ["data", "ptx-text", "round-0/data"]
+
+
 def test_loop_round_on_the_bases_own_text(tmp_path):
     from instructrl.data.sources import load_texts
     from instructrl.evals.alignment_tax import hf_nll
