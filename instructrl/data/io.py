@@ -129,6 +129,17 @@ def write_text_atomic(path: str | Path, text: str) -> None:
         f.write(text)
 
 
+def save_figure(fig: Any, path: str | Path, **savefig_kwargs: Any) -> None:
+    """Save a matplotlib figure atomically, in the format its suffix names: it is written
+    beside ``path`` and moved into place, so a reader (or a rerun after a kill) never sees
+    half an image."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", **savefig_kwargs)
+    tmp.replace(path)
+
+
 def write_jsonl(path: str | Path, records: Iterable[Any]) -> int:
     """Write records (anything with ``to_dict``, or plain dicts) atomically; returns the count."""
     n = 0

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from instructrl.data.io import write_text_atomic
+from instructrl.data.io import save_figure, write_text_atomic
 
 
 def slug(name: str) -> str:
@@ -78,7 +78,7 @@ def plot_metrics(
             ax.annotate(f"{v:.3g}", (i, v), ha="center", va="bottom", fontsize=7)
         fig.tight_layout()
         rel = f"plots/{slug(m)}.png"
-        fig.savefig(out_dir / rel, dpi=110)
+        save_figure(fig, out_dir / rel, dpi=110)
         plt.close(fig)
         out[m] = rel
     return out

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from instructrl.data import Prompt, read_jsonl
-from instructrl.data.io import read_log, write_text_atomic
+from instructrl.data.io import read_log, save_figure, write_text_atomic
 from instructrl.runs import read_metrics
 
 METRICS = ("likert", "fails_to_follow", "constraint_satisfied", "hallucination", "inappropriate")
@@ -57,10 +57,8 @@ def overoptimization(root: Path, k: int, heldout_seed: int) -> list[dict[str, fl
 def _save(fig: Any, out: Path) -> None:
     """Save a PNG atomically (a reader, or a rerun after a kill, never sees half a plot)."""
     fig.tight_layout()
-    tmp = out.with_name(out.name + ".tmp")
-    fig.savefig(tmp, dpi=110, format="png")
+    save_figure(fig, out, dpi=110)
     _plt().close(fig)
-    tmp.replace(out)
 
 
 def _plot_curves(root: Path, rounds: list[int], out: Path) -> None:

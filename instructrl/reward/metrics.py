@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from instructrl.data.io import write_text_atomic
+from instructrl.data.io import save_figure, write_text_atomic
 
 
 def _log_sigmoid(x: float) -> float:
@@ -106,6 +106,6 @@ def write_calibration(table: dict, directory: str | Path, title: str = "reward m
     ax.legend(loc="upper left")
     fig.tight_layout()
     path = d / "calibration.png"
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
     return path
