@@ -9,7 +9,8 @@ the extra closed-domain test set, ``data.closed_domain_test``, since the Table 1
 only ~9% of prompts there) and inappropriate, with Wilson intervals for the rates; the reward
 model's accuracy on these fresh comparisons; KL to the SFT reference on T=1 samples; and
 the held-out pretraining loss (the alignment tax). Responses are cached per policy, so
-rerunning the stage re-judges without generating again, and the SFT policy's answers are
+rerunning the stage re-judges without generating again (while the policy's weights and the
+decoding settings are those the answers were written under), and the SFT policy's answers are
 generated once and reused by later rounds (same policy, prompts and decoding settings). For generated prompts it also
 breaks the test responses down by task family and constraint type with the spec checks
 (no labeler noise), so the report shows where a policy gained and where it lost.
@@ -56,15 +57,17 @@ def _read_cache(cache: Path, prompts: Sequence[Prompt], key: dict[str, Any] | No
 
 
 def _responses(cfg: LoopConfig, policy: Path, prompts: Sequence[Prompt], cache: Path, earlier: Sequence[Path] = ()) -> list[str]:
-    """The policy's evaluation responses: from ``cache`` if there (a rerun of the stage), else
-    from an ``earlier`` round's file written for the same key (the SFT policy answers the same
-    every round), else generated; written to ``cache`` with its key beside it."""
+    """The policy's evaluation responses: from ``cache`` if there and written under the same
+    key (a rerun of the stage with the same policy and settings; an ``--only`` rerun after the
+    policy was retrained, or with other decoding settings, generates again), else from an
+    ``earlier`` round's file written for the same key (the SFT policy answers the same every
+    round), else generated; written to ``cache`` with its key beside it."""
     from .stages import sample_responses
 
-    texts = _read_cache(cache, prompts)
+    key = _generation_key(cfg, policy, prompts)
+    texts = _read_cache(cache, prompts, key)
     if texts is not None:
         return texts
-    key = _generation_key(cfg, policy, prompts)
     for f in earlier:
         texts = _read_cache(f, prompts, key)
         if texts is not None:

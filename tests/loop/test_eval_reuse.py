@@ -54,3 +54,21 @@ def test_reuse_stops_when_settings_weights_or_prompts_change(tmp_path, monkeypat
     (r1.with_suffix(".key.json")).unlink()
     ev._responses(cfg, policy, prompts, tmp_path / "d.jsonl", [r1])
     assert len(calls) == 5
+
+
+def test_a_rerun_of_the_stage_judges_the_policy_as_it_is_now(tmp_path, monkeypatch):
+    """`--only round-k/eval` after `--only round-k/ppo` (or with other decoding settings) must
+    not judge the stage's own stored answers of the policy that was replaced."""
+    calls, policy, prompts = _setup(tmp_path, monkeypatch)
+    cfg = build(LoopConfig, {"runs_dir": str(tmp_path)})
+    own = tmp_path / "round-1" / "eval" / "responses-ppo.jsonl"
+    first = ev._responses(cfg, policy, prompts, own)
+    assert ev._responses(cfg, policy, prompts, own) == first and len(calls) == 1  # same policy: the stored answers
+    (policy / "model.safetensors").write_bytes(b"weights v2, PPO rerun")
+    os.utime(policy / "model.safetensors", ns=(2, 2))
+    again = ev._responses(cfg, policy, prompts, own)
+    assert len(calls) == 2 and again == [f"answer 2 to p{i}" for i in range(3)]
+    assert ev._responses(cfg, policy, prompts, own) == again and len(calls) == 2  # and those are stored in turn
+    hot = build(LoopConfig, {"runs_dir": str(tmp_path), "eval": {"temperature": 0.7}})
+    ev._responses(hot, policy, prompts, own)
+    assert len(calls) == 3 and calls[-1][3] == 0.7
