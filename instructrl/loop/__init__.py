@@ -9,6 +9,7 @@ rankings so far -> PPO-ptx -> evaluation by the held-out panel. Every stage writ
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -40,6 +41,11 @@ def stages_of(cfg: LoopConfig) -> list[tuple[str, Path, Callable[[], Any]]]:
             out.append((f"round-{k}/ppo-noptx", r / "ppo-noptx", lambda k=k: S.train_ppo(cfg, root, k, ptx=False)))
         out.append((f"round-{k}/eval", r / "eval", lambda k=k: evaluate_round(cfg, root, k)))
     return out
+
+
+def _trains(stage: str) -> bool:
+    """A stage that trains a model (its trainer resumes from, or returns, what its directory holds)."""
+    return stage == "base" or stage.rsplit("/", 1)[-1] in ("sft", "rm", "ppo", "ppo-noptx")
 
 
 def _read_timings(path: Path) -> dict[str, float]:
@@ -84,6 +90,11 @@ def run(cfg: LoopConfig, only: str | None = None) -> Path:
             continue
         if only is not None and (d / "STAGE_DONE").exists():
             (d / "STAGE_DONE").unlink()
+            if _trains(name) and d.exists():
+                # the trainers treat a complete final/ (and any checkpoints) as a finished or
+                # resumable run: rerunning a finished stage starts it over, from its inputs
+                print(f"{name}: --only reruns a finished stage: its previous outputs in {d} are replaced", flush=True)
+                shutil.rmtree(d)
         print(f"\n=== [{i + 1}/{len(stages)}] {name} ===", flush=True)
         t = time.time()
         action()
@@ -115,7 +126,8 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--preset", default="default", help=f"preset: {sorted(p.stem for p in PRESETS.glob('*.yaml'))}")
     parser.add_argument("--config", "-c", default=None, help="YAML config (applied over the preset)")
-    parser.add_argument("--only", default=None, help="rerun this one stage (e.g. round-1/rm) from its inputs")
+    parser.add_argument("--only", default=None, help="rerun this one stage (e.g. round-1/rm) from its inputs: a finished training stage "
+                        "starts over, an evaluation re-judges its stored answers; later stages are not rerun")
     ns, rest = parser.parse_known_args(argv)
     preset = PRESETS / f"{ns.preset}.yaml"
     if not preset.exists():

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -123,6 +124,59 @@ def test_only_rerun_replaces_the_stage_time_and_keeps_a_history(tmp_path, monkey
     (cfg.root / "timings.json").write_text("")
     L.run(cfg, only="data")
     assert set(json.loads((cfg.root / "timings.json").read_text())) == {"data"}
+
+
+def test_only_retrains_a_finished_training_stage_and_resumes_an_unfinished_one(tmp_path, monkeypatch):
+    """A trainer returns at once when its directory holds a complete final/ (and resumes from
+    its checkpoints): `--only round-1/rm` on a finished stage must train it again from its
+    inputs, not hand back the old model; on a stage killed midway it resumes; an evaluation
+    keeps its directory (its stored answers are re-judged, keyed by the policy)."""
+    import instructrl.loop as L
+    import instructrl.loop.report as R
+    from instructrl.loop.stages import mark_done
+
+    cfg = build(LoopConfig, {"runs_dir": str(tmp_path), "rounds": 1})
+    trained = []
+
+    def trainer(name, d):  # the trainers' contract: final/COMPLETE means done, checkpoints resume
+        def go():
+            trained.append(name)
+            if not (d / "final" / "COMPLETE").exists():
+                start = int((d / "checkpoints").read_text()) if (d / "checkpoints").exists() else 0
+                (d / "final").mkdir(parents=True, exist_ok=True)
+                (d / "final" / "weights").write_text(f"{name} trained from step {start}, call {len(trained)}")
+                (d / "final" / "COMPLETE").write_text("")
+            mark_done(d)
+        return go
+
+    def evaluator(d):
+        def go():
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "answers").write_text((d / "answers").read_text() + "+" if (d / "answers").exists() else "stored")
+            mark_done(d)
+        return go
+
+    monkeypatch.setattr(L, "stages_of", lambda c: [("round-1/rm", c.root / "rm", trainer("round-1/rm", c.root / "rm")),
+                                                   ("round-1/eval", c.root / "eval", evaluator(c.root / "eval"))])
+    monkeypatch.setattr(R, "write_report", lambda root, seed, timings, labelers: root / "report.md")
+    monkeypatch.setattr(R, "summary_table", lambda rounds: "")
+    monkeypatch.setattr(R, "load_rounds", lambda root: [])
+    weights = cfg.root / "rm" / "final" / "weights"
+    L.run(cfg)
+    assert weights.read_text() == "round-1/rm trained from step 0, call 1"
+    (cfg.root / "rm" / "stale.txt").write_text("from the first run")
+    L.run(cfg, only="round-1/rm")
+    assert weights.read_text() == "round-1/rm trained from step 0, call 2"  # trained again, not handed back
+    assert not (cfg.root / "rm" / "stale.txt").exists()
+    # killed midway through an --only rerun (a checkpoint, no final, no marker): the next --only resumes
+    shutil.rmtree(cfg.root / "rm")
+    (cfg.root / "rm").mkdir()
+    (cfg.root / "rm" / "checkpoints").write_text("7")
+    L.run(cfg, only="round-1/rm")
+    assert weights.read_text() == "round-1/rm trained from step 7, call 3"
+    L.run(cfg, only="round-1/eval")
+    assert (cfg.root / "eval" / "answers").read_text() == "stored+"  # the evaluation's directory is kept
+    assert L._trains("base") and L._trains("round-0/sft") and L._trains("round-2/ppo-noptx") and not L._trains("round-2/eval") and not L._trains("round-1/data")
 
 
 @pytest.mark.parametrize("reward", [None, "task"])
