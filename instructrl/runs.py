@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from instructrl.config import save_config
+from instructrl.config import save_config, to_dict
 from instructrl.data.io import append_log, read_log, write_jsonl, write_text_atomic
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -151,6 +151,67 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     if not done:
         return None
     return max(done, key=lambda p: int(p.name.split("-")[1]))
+
+
+# settings that change how a run executes, not what it computes: a resume may change them
+_OPERATIONAL = frozenset({"output_dir", "resume", "progress", "threads", "tensorboard", "save_every", "keep_checkpoints",
+                          "device", "micro_batch_size", "generation_batch_size", "forward_batch_size"})
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_changes(run_dir: str | Path, cfg: Any) -> list[str]:
+    """``key: old -> new`` for every setting in which ``cfg`` differs from the ``config.yaml`` an
+    earlier invocation left in ``run_dir`` (none if there is none). Operational settings
+    (threads, progress, micro-batch sizes, checkpoint cadence...) and keys only one side has (a
+    version that added or dropped a setting) do not count."""
+    import yaml
+
+    saved = Path(run_dir) / "config.yaml"
+    if not saved.exists():
+        return []
+    old = _flatten(yaml.safe_load(saved.read_text()) or {})
+    new = _flatten(json.loads(json.dumps(to_dict(cfg), default=str)))
+    return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in new
+            if k in old and old[k] != new[k] and k.rsplit(".", 1)[-1] not in _OPERATIONAL]
+
+
+def check_resume(run_dir: str | Path, cfg: Any) -> None:
+    """Before a trainer resumes from ``run_dir`` (returns its complete ``final/`` or continues
+    from its newest checkpoint): refuse, naming the settings, when the run there was made with
+    another config, so that a changed command never silently hands back, or continues, a model
+    trained with the old one."""
+    run = Path(run_dir)
+    complete = (run / "final" / "COMPLETE").exists()
+    if not complete and latest_checkpoint(run) is None:
+        return
+    changes = config_changes(run, cfg)
+    if changes:
+        state = "a finished run (resuming would return its model as is)" if complete else "a resumable run (resuming would continue it under other settings)"
+        raise ValueError(f"{run} holds {state} made with another config: {'; '.join(changes)}. "
+                         f"Rerun with the settings it was made with, give another output_dir, or pass resume=false to start over there")
+
+
+def start_over(run_dir: str | Path) -> None:
+    """``resume=false``: clear what an earlier run left in ``run_dir`` (checkpoints, final/ and
+    the other model folders, TensorBoard events) before training from scratch, so that neither
+    its checkpoints (newer step numbers would outlive the new run's in pruning and be resumed
+    from) nor its complete final/ (returned as done after a crash) can be mistaken for the new
+    run's. Logs, config and provenance are rewritten by the new run."""
+    run = Path(run_dir)
+    gone = [name for name in ("checkpoints", "final", "best", "value", "tb") if (run / name).exists()]
+    for name in gone:
+        shutil.rmtree(run / name)
+    if gone:
+        print(f"resume=false: removed {', '.join(gone)} from {run} (an earlier run's)", flush=True)
 
 
 def prune_checkpoints(run_dir: str | Path, keep: int, protect: set[Path] | None = None) -> None:

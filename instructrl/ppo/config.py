@@ -182,7 +182,7 @@ class PPOConfig:
     eval_max_new_tokens: int | None = field(None, help="response length for evaluation (default: max_new_tokens)")
     save_every: int = field(0, help="resumable checkpoint every N iterations (0: none until the end)")
     keep_checkpoints: int = field(2, help="resumable checkpoints kept on disk")
-    resume: bool = field(True, help="continue from the newest checkpoint in output_dir")
+    resume: bool = field(True, help="continue from the newest checkpoint in output_dir, or return its finished final/ (refused, naming the settings, when it was made with another config); false: start over there, removing its checkpoints and final/")
     device: str = field("auto", help="auto | cpu | cuda[:i]")
     threads: int = field(0, help="torch CPU threads (0: torch default)")
     progress: bool = field(True, help="show a progress bar")

@@ -147,3 +147,20 @@ def test_two_processes_match_one(tmp_path):
     a, b = load_file(tmp_path / "one" / "final" / "model.safetensors"), load_file(tmp_path / "two" / "final" / "model.safetensors")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+
+
+def test_a_changed_command_is_refused_in_a_finished_run_and_resume_false_retrains(tmp_path):
+    data = write_rankings(tmp_path / "r.jsonl", n=20)
+    run = tmp_path / "run"
+    args = [f"data.train={data}", f"output_dir={run}", "max_steps=2", "normalize.mode=none", "data.valid_fraction=0", *BASE]
+    train(load_config(RewardConfig, None, args))
+    first = load_file(run / "final" / "model.safetensors")
+    with pytest.raises(ValueError, match=r"finished run .*optim\.lr: 0\.001 -> 0\.01"):
+        train(load_config(RewardConfig, None, [*args, "optim.lr=1e-2"]))
+    (run / "checkpoints" / "step-99").mkdir(parents=True)  # a stale checkpoint numbered past the new run's
+    (run / "checkpoints" / "step-99" / "COMPLETE").write_text("")
+    train(load_config(RewardConfig, None, [*args, "optim.lr=1e-2", "resume=false"]))
+    again = load_file(run / "final" / "model.safetensors")
+    assert not torch.equal(first["score.weight"], again["score.weight"])  # trained anew, at the new lr
+    assert not (run / "checkpoints" / "step-99").exists()
+    train(load_config(RewardConfig, None, [*args, "optim.lr=1e-2", "threads=1"]))  # the new run is now the one there
