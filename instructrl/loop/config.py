@@ -46,6 +46,9 @@ class LoopDataConfig:
         "generated", help="pretraining text for SFT's mix, PPO-ptx and the held-out alignment-tax loss: 'generated' (instructrl's corpus, "
         "which a base pretrained by the loop learned from) or 'self' (documents sampled from the base model itself: the stand-in "
         "for a pretrained base's own pretraining data, which is not at hand; docs/loop.md)")
+    sft_mix_text: Literal["ptx_text", "generated"] = field(
+        "ptx_text", help="SFT's 10% pretraining mix: the same text as PPO-ptx ('ptx_text') or instructrl's generated corpus "
+        "('generated', which shares the generated prompts' invented world) while PPO-ptx and the alignment tax use ptx_text")
     self_text_tokens: int = field(64, help="tokens sampled per document with ptx_text=self")
     ptx_docs: int = field(3000, help="pretraining documents for the SFT mix and PPO-ptx")
     heldout_docs: int = field(200, help="held-out pretraining documents for the alignment tax")

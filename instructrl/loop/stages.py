@@ -68,7 +68,7 @@ def prepare_data(cfg: LoopConfig, root: Path) -> None:
     # the extra closed-domain set is generated: it measures the simulated panel's hallucination rate
     closed = closed_domain_test_set(dc.closed_domain_test, dc.seed, test, prompts, dc.difficulty) if dc.prompts is None else []
     write_jsonl(d / "test-closed.jsonl", closed)
-    if dc.ptx_text == "generated":  # with ptx_text=self the ptx-text stage samples it from the base
+    if "generated" in (dc.ptx_text, dc.sft_mix_text):  # with ptx_text=self the ptx-text stage samples PPO-ptx's text
         docs = generate_pretraining_corpus(dc.ptx_docs + dc.heldout_docs, seed=dc.seed + 7, reading=dc.corpus_reading, case=dc.corpus_case)
         write_text_atomic(d / "ptx.txt", "\n\n".join(docs[: dc.ptx_docs]))
         write_text_atomic(d / "heldout.txt", "\n\n".join(docs[dc.ptx_docs :]))
@@ -252,16 +252,25 @@ def collect_demonstrations(cfg: LoopConfig, root: Path) -> None:
     mark_done(d, {"demonstrations": len(res.demonstrations), "skipped": res.skipped})
 
 
+def sft_mix_text(cfg: LoopConfig, root: Path) -> tuple[Path, bool]:
+    """SFT's pretraining mix (path, append EOS): PPO-ptx's text, or with
+    ``data.sft_mix_text=generated`` the generated corpus the data stage wrote."""
+    if cfg.data.sft_mix_text == "generated":
+        return root / "data" / "ptx.txt", True
+    text = pretraining_text(cfg, root)
+    return text.train, text.append_eos
+
+
 def train_sft(cfg: LoopConfig, root: Path) -> None:
     from instructrl.sft import SFTConfig, train
 
     d = root / "round-0" / "sft"
-    text = pretraining_text(cfg, root)
+    mix, mix_eos = sft_mix_text(cfg, root)
     over = merge(
         {
             "model": {"name": base_spec(cfg, root)},
-            "data": {"train": str(root / "round-0" / "data" / "demonstrations.jsonl"), "pretrain": str(text.train),
-                     "pretrain_fraction": 0.1, "pretrain_append_eos": text.append_eos},
+            "data": {"train": str(root / "round-0" / "data" / "demonstrations.jsonl"), "pretrain": str(mix),
+                     "pretrain_fraction": 0.1, "pretrain_append_eos": mix_eos},
             "output_dir": str(d),
             "seed": cfg.seed,
             "progress": cfg.progress,

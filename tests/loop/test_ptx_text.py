@@ -79,3 +79,26 @@ def test_loop_round_on_the_bases_own_text(tmp_path):
     with_eos, m = hf_nll(model, tok, heldout, max_seq_len=256, batch_size=16)
     assert m > n and ev["sft"]["heldout_ptx_loss"] != pytest.approx(with_eos / m, rel=1e-5)
     assert ev["ppo"]["heldout_ptx_loss"] > 0
+
+
+def test_sft_mix_can_be_the_generated_corpus_while_ppo_ptx_is_the_bases_own_text(tmp_path, monkeypatch):
+    """`data.sft_mix_text=generated`: the data stage writes the generated corpus and SFT mixes
+    it in (EOS appended, as for any corpus document); PPO-ptx and the tax keep the base's samples."""
+    from instructrl.loop import stages as S
+
+    preset = yaml.safe_load((PRESETS / "smoke.yaml").read_text())
+    base = {**preset, "runs_dir": str(tmp_path), "rounds": 1, "base": {"model": "tiny", "pretrain": False}}
+    seen = {}
+    monkeypatch.setattr("instructrl.sft.train", lambda c: seen.setdefault("sft", c))
+    for mix in ("ptx_text", "generated"):
+        cfg = build(LoopConfig, {**base, "name": mix, "data": {**preset["data"], "ptx_text": "self", "sft_mix_text": mix}})
+        S.prepare_data(cfg, cfg.root)
+        seen.clear()
+        S.train_sft(cfg, cfg.root)
+        sft = seen["sft"].data
+        corpus = cfg.root / "data" / "ptx.txt"
+        if mix == "generated":
+            assert corpus.exists() and (sft.pretrain, sft.pretrain_append_eos) == (str(corpus), True)
+        else:
+            assert not corpus.exists() and (sft.pretrain, sft.pretrain_append_eos) == (str(cfg.root / "ptx-text" / "ptx.jsonl"), False)
+        assert S.pretraining_text(cfg, cfg.root).train == cfg.root / "ptx-text" / "ptx.jsonl"  # PPO-ptx's text either way
