@@ -200,6 +200,21 @@ def check_resume(run_dir: str | Path, cfg: Any) -> None:
                          f"Rerun with the settings it was made with, give another output_dir, or pass resume=false to start over there")
 
 
+def open_run(run_dir: str | Path, cfg: Any, *, main_process: bool = True) -> Path | None:
+    """Where a trainer starts in ``run_dir``: with ``cfg.resume``, refuse a changed config
+    (``check_resume``) and return the complete ``final/`` of a finished run (None: train,
+    resuming from the newest checkpoint if there is one); with ``resume=false``, clear the
+    earlier run (``start_over``, on the main process only) and return None."""
+    run = Path(run_dir)
+    if not cfg.resume:
+        if main_process:
+            start_over(run)
+        return None
+    check_resume(run, cfg)
+    final = run / "final"
+    return final if (final / "COMPLETE").exists() else None
+
+
 def start_over(run_dir: str | Path) -> None:
     """``resume=false``: clear what an earlier run left in ``run_dir`` (checkpoints, final/ and
     the other model folders, TensorBoard events) before training from scratch, so that neither

@@ -42,7 +42,7 @@ from instructrl.models.generation import GenerationBackend, HFGenerator
 from instructrl.models.loader import load_causal_lm
 from instructrl.models.logprobs import lm_loss_sum, token_logprobs
 from instructrl.ops import masked_mean, masked_whiten
-from instructrl.runs import MetricsLogger, check_resume, start_over, write_provenance
+from instructrl.runs import MetricsLogger, open_run, write_provenance
 from instructrl.runtime import tune_cpu_allocator
 from instructrl.sft.train import global_batch
 
@@ -459,13 +459,10 @@ def train(cfg: PPOConfig, *, scorer: Scorer | None = None, generator: Generation
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run = Path(cfg.output_dir)
-    if cfg.resume:
-        check_resume(run, cfg)
-    else:
-        start_over(run)
-    if cfg.resume and (run / "final" / "COMPLETE").exists():
-        print(f"{run} is already complete; final checkpoint: {run / 'final'}")
-        return run / "final"
+    finished = open_run(run, cfg)
+    if finished is not None:
+        print(f"{run} is already complete; final checkpoint: {finished}")
+        return finished
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)

@@ -28,7 +28,7 @@ from instructrl.data.io import write_text_atomic
 from instructrl.data.schemas import DataError, Prompt, Ranking
 from instructrl.data.sources import load_demonstrations
 from instructrl.models.heads import load_scalar_model, set_normalization
-from instructrl.runs import MetricsLogger, check_resume, latest_checkpoint, prune_checkpoints, start_over, write_provenance
+from instructrl.runs import MetricsLogger, latest_checkpoint, open_run, prune_checkpoints, write_provenance
 from instructrl.runtime import tune_cpu_allocator
 from instructrl.sft.train import cosine_lambda, global_batch, micro_batches
 
@@ -263,14 +263,11 @@ def train(cfg: RewardConfig) -> Path:
         torch.set_num_threads(cfg.threads)
     acc = Accelerator()
     run = Path(cfg.output_dir)
-    if cfg.resume:
-        check_resume(run, cfg)
-    elif acc.is_main_process:
-        start_over(run)
+    finished = open_run(run, cfg, main_process=acc.is_main_process)
     acc.wait_for_everyone()
-    if cfg.resume and (run / "final" / "COMPLETE").exists():
-        acc.print(f"{run} is already complete; final checkpoint: {run / 'final'}")
-        return run / "final"
+    if finished is not None:
+        acc.print(f"{run} is already complete; final checkpoint: {finished}")
+        return finished
     set_seed(cfg.seed)
     model, tok = load_scalar_model(cfg.model.name, dtype=cfg.model.dtype, dropout=cfg.model.dropout, seed=cfg.seed)
     set_normalization(model, 1.0, 0.0)  # training works on raw rewards

@@ -29,7 +29,7 @@ from instructrl.data.sources import load_demonstrations, load_texts
 from instructrl.models.attention import is_enabled as attention_is_enabled
 from instructrl.models.loader import load_causal_lm
 from instructrl.models.logprobs import lm_loss_sum
-from instructrl.runs import MetricsLogger, check_resume, latest_checkpoint, prune_checkpoints, start_over, write_provenance
+from instructrl.runs import MetricsLogger, latest_checkpoint, open_run, prune_checkpoints, write_provenance
 from instructrl.runtime import tune_cpu_allocator
 
 from .config import SFTConfig
@@ -298,14 +298,11 @@ def train(cfg: SFTConfig, *, score_fn: ScoreFn | None = None) -> Path:
         torch.set_num_threads(cfg.threads)
     acc = Accelerator()
     run = Path(cfg.output_dir)
-    if cfg.resume:
-        check_resume(run, cfg)
-    elif acc.is_main_process:
-        start_over(run)
+    finished = open_run(run, cfg, main_process=acc.is_main_process)
     acc.wait_for_everyone()
-    if cfg.resume and (run / "final" / "COMPLETE").exists():
-        acc.print(f"{run} is already complete; final checkpoint: {run / 'final'}")
-        return run / "final"
+    if finished is not None:
+        acc.print(f"{run} is already complete; final checkpoint: {finished}")
+        return finished
     set_seed(cfg.seed)
     model, tok = load_causal_lm(cfg.model)
     data = prepare_data(cfg, tok)
