@@ -171,8 +171,9 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def config_changes(run_dir: str | Path, cfg: Any) -> list[str]:
     """``key: old -> new`` for every setting in which ``cfg`` differs from the ``config.yaml`` an
     earlier invocation left in ``run_dir`` (none if there is none). Operational settings
-    (threads, progress, micro-batch sizes, checkpoint cadence...) and keys only one side has (a
-    version that added or dropped a setting) do not count."""
+    (threads, progress, micro-batch sizes, checkpoint cadence...), keys only one side has (a
+    version that added or dropped a setting) and a path spelled another way (relative or
+    absolute, from the same working directory) do not count."""
     import yaml
 
     saved = Path(run_dir) / "config.yaml"
@@ -181,7 +182,14 @@ def config_changes(run_dir: str | Path, cfg: Any) -> list[str]:
     old = _flatten(yaml.safe_load(saved.read_text()) or {})
     new = _flatten(json.loads(json.dumps(to_dict(cfg), default=str)))
     return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in new
-            if k in old and old[k] != new[k] and k.rsplit(".", 1)[-1] not in _OPERATIONAL]
+            if k in old and not _same_setting(old[k], new[k]) and k.rsplit(".", 1)[-1] not in _OPERATIONAL]
+
+
+def _same_setting(old: Any, new: Any) -> bool:
+    """Equal values, or two spellings of one path (``runs/x``, ``./runs/x``, its absolute form)."""
+    if old == new:
+        return True
+    return isinstance(old, str) and isinstance(new, str) and bool(old) and bool(new) and Path(old).resolve() == Path(new).resolve()
 
 
 def check_resume(run_dir: str | Path, cfg: Any) -> None:
@@ -213,6 +221,25 @@ def open_run(run_dir: str | Path, cfg: Any, *, main_process: bool = True) -> Pat
     check_resume(run, cfg)
     final = run / "final"
     return final if (final / "COMPLETE").exists() else None
+
+
+def open_accelerated_run(cfg: Any) -> tuple[Any, Path, Path | None]:
+    """The SFT and reward-model trainers' opening: process settings (``set_up_process``), an
+    ``Accelerator``, and ``open_run`` on ``cfg.output_dir`` by the main process while the others
+    wait. Returns the accelerator, the run directory and the complete ``final/`` of a finished
+    run (None: train)."""
+    from accelerate import Accelerator
+
+    from instructrl.runtime import set_up_process
+
+    set_up_process(cfg.threads)
+    acc = Accelerator()
+    run = Path(cfg.output_dir)
+    finished = open_run(run, cfg, main_process=acc.is_main_process)
+    acc.wait_for_everyone()
+    if finished is not None:
+        acc.print(f"{run} is already complete; final checkpoint: {finished}")
+    return acc, run, finished
 
 
 def start_over(run_dir: str | Path) -> None:

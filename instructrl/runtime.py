@@ -40,3 +40,13 @@ def tune_cpu_allocator() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+def set_up_process(threads: int) -> None:
+    """Every command's opening: the allocator setting above and, when ``threads`` is given,
+    torch's CPU threads (0 keeps torch's default)."""
+    tune_cpu_allocator()
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

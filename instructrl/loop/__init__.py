@@ -62,18 +62,14 @@ def _read_timings(path: Path) -> dict[str, float]:
 
 def run(cfg: LoopConfig, only: str | None = None) -> Path:
     """Run (or resume) the loop; returns the report path."""
-    import torch
-
     from instructrl.data.io import append_log, write_text_atomic
     from instructrl.runs import write_provenance
-    from instructrl.runtime import tune_cpu_allocator
+    from instructrl.runtime import set_up_process
 
     from .report import summary_table, write_report, load_rounds
     from .stages import is_done
 
-    tune_cpu_allocator()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    set_up_process(cfg.threads)
     root = cfg.root
     root.mkdir(parents=True, exist_ok=True)
     write_provenance(root, cfg)
@@ -95,6 +91,10 @@ def run(cfg: LoopConfig, only: str | None = None) -> Path:
                 # resumable run: rerunning a finished stage starts it over, from its inputs
                 print(f"{name}: --only reruns a finished stage: its previous outputs in {d} are replaced", flush=True)
                 shutil.rmtree(d)
+            elif (d / "batch.json").exists():
+                # a labeling stage builds its batch again; the earlier one decides its id
+                # (stages.labeling_batch): the same content re-attaches, new content is a new job
+                (d / "batch.json").replace(d / "previous-batch.json")
         print(f"\n=== [{i + 1}/{len(stages)}] {name} ===", flush=True)
         t = time.time()
         action()
@@ -127,7 +127,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--preset", default="default", help=f"preset: {sorted(p.stem for p in PRESETS.glob('*.yaml'))}")
     parser.add_argument("--config", "-c", default=None, help="YAML config (applied over the preset)")
     parser.add_argument("--only", default=None, help="rerun this one stage (e.g. round-1/rm) from its inputs: a finished training stage "
-                        "starts over, an evaluation re-judges its stored answers; later stages are not rerun")
+                        "starts over, an evaluation re-judges its stored answers, a data stage samples again (new content is a new labeling "
+                        "batch, <id>-r2...); later stages are not rerun")
     ns, rest = parser.parse_known_args(argv)
     preset = PRESETS / f"{ns.preset}.yaml"
     if not preset.exists():

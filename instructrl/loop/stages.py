@@ -18,7 +18,7 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from instructrl.config import load_config
 from instructrl.data import Demonstration, Prompt, Ranking, Rating, read_jsonl, write_jsonl
@@ -224,6 +224,35 @@ def make_backend(cfg: LoopConfig, pool: str = "train") -> LabelerBackend:
     return HttpLabelers(cfg.labelers, token)
 
 
+def labeling_batch(d: Path, make: Callable[[], LabelBatch]) -> LabelBatch:
+    """The batch a labeling stage in ``d`` submits. A stage resumed after being killed while
+    its batch was out (people take hours) gets back ``batch.json``, the batch as first
+    submitted, instead of a new sample that might differ and would then be refused, or labeled
+    twice. Otherwise ``make()`` builds it; when an ``--only`` rerun left the stage's earlier
+    batch in ``previous-batch.json``, the same content keeps its id (the labeling app hands
+    back the labels it has) and new content, e.g. samples of a retrained SFT policy, gets the
+    next revision of the id (``<id>-r2``, ``-r3``...), a new labeling job."""
+    from instructrl.labelapp.wire import batch_from_json, batch_to_json
+
+    saved = d / "batch.json"
+    if saved.exists():
+        return batch_from_json(json.loads(saved.read_text()))[0]
+    batch = make()
+    prev_file = d / "previous-batch.json"
+    if prev_file.exists():
+        prev = batch_from_json(json.loads(prev_file.read_text()))[0]
+        same = {**batch_to_json(prev), "id": batch.id} == batch_to_json(batch)
+        batch = dataclasses.replace(batch, id=prev.id if same else next_revision(prev.id))
+    write_text_atomic(saved, json.dumps(batch_to_json(batch)))
+    return batch
+
+
+def next_revision(batch_id: str) -> str:
+    """``x`` -> ``x-r2`` -> ``x-r3``: the id of a rerun's batch with new content."""
+    base, sep, n = batch_id.rpartition("-r")
+    return f"{base}-r{int(n) + 1}" if sep and n.isdigit() and int(n) >= 2 else f"{batch_id}-r2"
+
+
 def label(cfg: LoopConfig, backend: LabelerBackend, batch: LabelBatch) -> LabelResults:
     """Submit (idempotent: a resumed run re-attaches to its batch), wait, fetch."""
     batch_id = backend.submit(batch)
@@ -244,8 +273,9 @@ def label(cfg: LoopConfig, backend: LabelerBackend, batch: LabelBatch) -> LabelR
 
 def collect_demonstrations(cfg: LoopConfig, root: Path) -> None:
     d = root / "round-0" / "data"
-    prompts = train_prompts(root)[: cfg.data.sft_prompts]
-    res = label(cfg, make_backend(cfg), LabelBatch(id=f"{cfg.name}/round-0/demonstrations", kind="demonstrations", prompts=tuple(prompts)))
+    batch = labeling_batch(d, lambda: LabelBatch(id=f"{cfg.name}/round-0/demonstrations", kind="demonstrations",
+                                                 prompts=tuple(train_prompts(root)[: cfg.data.sft_prompts])))
+    res = label(cfg, make_backend(cfg), batch)
     if not res.demonstrations:
         raise ValueError("labelers returned no demonstrations")
     write_jsonl(d / "demonstrations.jsonl", res.demonstrations)
@@ -306,6 +336,22 @@ def sample_responses(policy: str, prompts: Sequence[Prompt], n: int, *, max_new_
 
 def collect_rankings(cfg: LoopConfig, root: Path, k: int) -> None:
     d = root / f"round-{k}" / "data"
+    batch = labeling_batch(d, lambda: ranking_batch(cfg, root, k))
+    policies = sorted({s for it in batch.items for s in it.sources})
+    backend = make_backend(cfg)
+    res = label(cfg, backend, batch)
+    write_jsonl(d / "rankings.jsonl", res.rankings)
+    write_jsonl(d / "ratings.jsonl", res.ratings)
+    info: dict[str, Any] = {"batch": batch.id, "rankings": len(res.rankings), "skipped": res.skipped, "policies": policies}
+    if hasattr(backend, "agreement"):
+        rep = backend.agreement(batch.id)
+        info["agreement"] = rep if isinstance(rep, dict) else rep.to_dict() if hasattr(rep, "to_dict") else vars(rep)
+    write_text_atomic(d / "labeling.json", json.dumps(info, indent=2, default=str))
+    mark_done(d, {"rankings": len(res.rankings)})
+
+
+def ranking_batch(cfg: LoopConfig, root: Path, k: int) -> LabelBatch:
+    """Round k's prompts, each with K samples from the policies ``sample_from`` names."""
     dc = cfg.data
     start = dc.sft_prompts + (k - 1) * dc.rank_prompts
     prompts = train_prompts(root)[start : start + dc.rank_prompts]
@@ -324,16 +370,7 @@ def collect_rankings(cfg: LoopConfig, root: Path, k: int) -> None:
             samples[i] += o
             sources[i] += [pol.parent.parent.name + "/" + pol.parent.name] * n
     items = tuple(RankingItem(prompt=p, responses=tuple(s), sources=tuple(src)) for p, s, src in zip(prompts, samples, sources))
-    backend = make_backend(cfg)
-    res = label(cfg, backend, LabelBatch(id=f"{cfg.name}/round-{k}/rankings", kind="rankings", items=items))
-    write_jsonl(d / "rankings.jsonl", res.rankings)
-    write_jsonl(d / "ratings.jsonl", res.ratings)
-    info: dict[str, Any] = {"rankings": len(res.rankings), "skipped": res.skipped, "policies": [str(p) for p in policies]}
-    if hasattr(backend, "agreement"):
-        rep = backend.agreement(f"{cfg.name}/round-{k}/rankings")
-        info["agreement"] = rep if isinstance(rep, dict) else rep.to_dict() if hasattr(rep, "to_dict") else vars(rep)
-    write_text_atomic(d / "labeling.json", json.dumps(info, indent=2, default=str))
-    mark_done(d, {"rankings": len(res.rankings)})
+    return LabelBatch(id=f"{cfg.name}/round-{k}/rankings", kind="rankings", items=items)
 
 
 def all_rankings(root: Path, k: int) -> Path:

@@ -43,7 +43,7 @@ from instructrl.models.loader import load_causal_lm
 from instructrl.models.logprobs import lm_loss_sum, token_logprobs
 from instructrl.ops import masked_mean, masked_whiten
 from instructrl.runs import MetricsLogger, open_run, write_provenance
-from instructrl.runtime import tune_cpu_allocator
+from instructrl.runtime import set_up_process
 from instructrl.sft.train import global_batch
 
 from .advantages import gae
@@ -455,9 +455,7 @@ def rollout_metrics(ro: Rollout, kl_coef: float) -> dict[str, float]:
 def train(cfg: PPOConfig, *, scorer: Scorer | None = None, generator: GenerationBackend | None = None) -> Path:
     """Run PPO (ptx.coef = 0) or PPO-ptx; returns the directory of the final policy.
     ``scorer`` / ``generator`` override the configured reward and the HF sampling backend."""
-    tune_cpu_allocator()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    set_up_process(cfg.threads)
     run = Path(cfg.output_dir)
     finished = open_run(run, cfg)
     if finished is not None:

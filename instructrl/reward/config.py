@@ -7,7 +7,7 @@ from typing import Literal
 
 from instructrl.config import field
 from instructrl.models.loader import ModelConfig
-from instructrl.sft.config import OptimConfig
+from instructrl.sft.config import OptimConfig, check_schedule
 
 
 @dataclass(frozen=True)
@@ -84,13 +84,6 @@ class RewardConfig:
     tensorboard: bool = field(True, help="write TensorBoard events")
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.micro_batch_size < 1:
-            raise ValueError(f"batch_size and micro_batch_size must be >= 1, got {self.batch_size}, {self.micro_batch_size}")
-        if self.epochs <= 0 and self.max_steps is None:
-            raise ValueError(f"epochs must be > 0, got {self.epochs}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
-        if self.keep_checkpoints < 1:
-            raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
+        check_schedule(self)
         if self.model.lora.enabled:
             raise ValueError("model.lora.enabled: LoRA reward models are not supported; train all weights")

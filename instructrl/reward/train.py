@@ -28,8 +28,7 @@ from instructrl.data.io import write_text_atomic
 from instructrl.data.schemas import DataError, Prompt, Ranking
 from instructrl.data.sources import load_demonstrations
 from instructrl.models.heads import load_scalar_model, set_normalization
-from instructrl.runs import MetricsLogger, latest_checkpoint, open_run, prune_checkpoints, write_provenance
-from instructrl.runtime import tune_cpu_allocator
+from instructrl.runs import MetricsLogger, latest_checkpoint, open_accelerated_run, prune_checkpoints, write_provenance
 from instructrl.sft.train import cosine_lambda, global_batch, micro_batches
 
 from .config import RewardConfig
@@ -255,18 +254,10 @@ def _finalize(run: Path, wrapper, tok, cfg: RewardConfig, data: RewardData, fina
 
 def train(cfg: RewardConfig) -> Path:
     """Train a reward model; returns the directory of the final (normalised) HF checkpoint."""
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    tune_cpu_allocator()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    acc = Accelerator()
-    run = Path(cfg.output_dir)
-    finished = open_run(run, cfg, main_process=acc.is_main_process)
-    acc.wait_for_everyone()
+    acc, run, finished = open_accelerated_run(cfg)
     if finished is not None:
-        acc.print(f"{run} is already complete; final checkpoint: {finished}")
         return finished
     set_seed(cfg.seed)
     model, tok = load_scalar_model(cfg.model.name, dtype=cfg.model.dtype, dropout=cfg.model.dropout, seed=cfg.seed)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from instructrl.config import field
 from instructrl.models.loader import ModelConfig
@@ -81,11 +81,17 @@ class SFTConfig:
     tensorboard: bool = field(True, help="write TensorBoard events")
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.micro_batch_size < 1:
-            raise ValueError(f"batch_size and micro_batch_size must be >= 1, got {self.batch_size}, {self.micro_batch_size}")
-        if self.epochs <= 0 and self.max_steps is None:
-            raise ValueError(f"epochs must be > 0, got {self.epochs}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
-        if self.keep_checkpoints < 1:
-            raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
+        check_schedule(self)
+
+
+def check_schedule(cfg: Any) -> None:
+    """The batch and length settings SFT and the reward model share: batch sizes >= 1, a positive
+    number of epochs unless max_steps bounds the run, max_steps >= 1, at least one checkpoint kept."""
+    if cfg.batch_size < 1 or cfg.micro_batch_size < 1:
+        raise ValueError(f"batch_size and micro_batch_size must be >= 1, got {cfg.batch_size}, {cfg.micro_batch_size}")
+    if cfg.epochs <= 0 and cfg.max_steps is None:
+        raise ValueError(f"epochs must be > 0, got {cfg.epochs}")
+    if cfg.max_steps is not None and cfg.max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {cfg.max_steps}")
+    if cfg.keep_checkpoints < 1:
+        raise ValueError(f"keep_checkpoints must be >= 1, got {cfg.keep_checkpoints}")

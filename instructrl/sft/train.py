@@ -29,8 +29,7 @@ from instructrl.data.sources import load_demonstrations, load_texts
 from instructrl.models.attention import is_enabled as attention_is_enabled
 from instructrl.models.loader import load_causal_lm
 from instructrl.models.logprobs import lm_loss_sum
-from instructrl.runs import MetricsLogger, latest_checkpoint, open_run, prune_checkpoints, write_provenance
-from instructrl.runtime import tune_cpu_allocator
+from instructrl.runs import MetricsLogger, latest_checkpoint, open_accelerated_run, prune_checkpoints, write_provenance
 
 from .config import SFTConfig
 
@@ -290,18 +289,10 @@ def _eval_due(step: int, total: int, cfg: SFTConfig, steps_per_epoch: int) -> bo
 
 def train(cfg: SFTConfig, *, score_fn: ScoreFn | None = None) -> Path:
     """Run SFT; returns the directory of the final HF checkpoint."""
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    tune_cpu_allocator()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    acc = Accelerator()
-    run = Path(cfg.output_dir)
-    finished = open_run(run, cfg, main_process=acc.is_main_process)
-    acc.wait_for_everyone()
+    acc, run, finished = open_accelerated_run(cfg)
     if finished is not None:
-        acc.print(f"{run} is already complete; final checkpoint: {finished}")
         return finished
     set_seed(cfg.seed)
     model, tok = load_causal_lm(cfg.model)

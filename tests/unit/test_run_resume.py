@@ -21,6 +21,14 @@ def test_config_changes_name_the_settings_that_differ_and_skip_operational_ones(
     assert config_changes(tmp_path / "none", _cfg(tmp_path)) == []  # nothing saved there: nothing to compare
 
 
+def test_a_path_spelled_another_way_is_the_same_setting(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_provenance(tmp_path, _cfg(tmp_path))
+    assert config_changes(tmp_path, _cfg(tmp_path, data={"train": "./demos.jsonl"})) == []
+    assert config_changes(tmp_path, _cfg(tmp_path, data={"train": str(tmp_path / "demos.jsonl")})) == []
+    assert config_changes(tmp_path, _cfg(tmp_path, data={"train": "other.jsonl"})) == ["data.train: 'demos.jsonl' -> 'other.jsonl'"]
+
+
 def test_check_resume_refuses_a_finished_or_resumable_run_made_with_another_config(tmp_path):
     write_provenance(tmp_path, _cfg(tmp_path))
     check_resume(tmp_path, _cfg(tmp_path, optim={"lr": 3e-4}))  # no model there yet: a fresh start, fine
