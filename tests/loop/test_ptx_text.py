@@ -40,11 +40,11 @@ def test_self_text_needs_a_base_the_loop_does_not_pretrain(tmp_path):
 
 
 def test_smollm2_preset_samples_its_pretraining_text_from_smollm2(tmp_path):
-    """The smollm2 preset's PPO-ptx, SFT mix and alignment-tax text are SmolLM2's own samples
-    (records/2026-12-07_loop-smollm2-self-ptx); the preset builds, and its stages sample them
-    right after the data stage."""
+    """The smollm2 preset's PPO-ptx and alignment-tax text are SmolLM2's own samples
+    (records/2026-12-07_loop-smollm2-self-ptx), SFT's mix the generated corpus, with which SFT
+    does better (-seed1); the preset builds, and its stages sample them right after the data stage."""
     cfg = build(LoopConfig, {**yaml.safe_load((PRESETS / "smollm2.yaml").read_text()), "runs_dir": str(tmp_path)})
-    assert (cfg.data.ptx_text, cfg.data.ptx_docs, cfg.data.heldout_docs, cfg.base.pretrain) == ("self", 512, 64, False)
+    assert (cfg.data.ptx_text, cfg.data.sft_mix_text, cfg.data.ptx_docs, cfg.data.heldout_docs, cfg.base.pretrain) == ("self", "generated", 512, 64, False)
     assert [s[0] for s in stages_of(cfg)][:3] == ["data", "ptx-text", "round-0/data"]
 
 
