@@ -172,8 +172,10 @@ def config_changes(run_dir: str | Path, cfg: Any) -> list[str]:
     """``key: old -> new`` for every setting in which ``cfg`` differs from the ``config.yaml`` an
     earlier invocation left in ``run_dir`` (none if there is none). Operational settings
     (threads, progress, micro-batch sizes, checkpoint cadence...), keys only one side has (a
-    version that added or dropped a setting) and a path spelled another way (relative or
-    absolute, from the same working directory) do not count."""
+    version that added or dropped a setting), a path spelled another way (relative or
+    absolute, from the same working directory) and, when the run directory itself has moved
+    (``output_dir`` differs), a path at the same place relative to it (the inputs moved with
+    it, as a loop's run directory does) do not count."""
     import yaml
 
     saved = Path(run_dir) / "config.yaml"
@@ -181,15 +183,27 @@ def config_changes(run_dir: str | Path, cfg: Any) -> list[str]:
         return []
     old = _flatten(yaml.safe_load(saved.read_text()) or {})
     new = _flatten(json.loads(json.dumps(to_dict(cfg), default=str)))
+    homes = (old.get("output_dir"), new.get("output_dir"))
+    moved = homes if all(isinstance(h, str) and h for h in homes) and not _same_setting(*homes) else None
     return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in new
-            if k in old and not _same_setting(old[k], new[k]) and k.rsplit(".", 1)[-1] not in _OPERATIONAL]
+            if k in old and not _same_setting(old[k], new[k], moved) and k.rsplit(".", 1)[-1] not in _OPERATIONAL]
 
 
-def _same_setting(old: Any, new: Any) -> bool:
-    """Equal values, or two spellings of one path (``runs/x``, ``./runs/x``, its absolute form)."""
+def _same_setting(old: Any, new: Any, moved: tuple[str, str] | None = None) -> bool:
+    """Equal values, or two spellings of one path (``runs/x``, ``./runs/x``, its absolute form),
+    or, with ``moved`` (the old and new run directories), two paths at the same place relative
+    to their run directory (``/a/x/round-0/sft/final`` from ``/a/x/round-1/ppo`` and
+    ``/b/x/round-0/sft/final`` from ``/b/x/round-1/ppo``)."""
     if old == new:
         return True
-    return isinstance(old, str) and isinstance(new, str) and bool(old) and bool(new) and Path(old).resolve() == Path(new).resolve()
+    if not (isinstance(old, str) and isinstance(new, str) and old and new):
+        return False
+    if Path(old).resolve() == Path(new).resolve():
+        return True
+    if moved is None:
+        return False
+    return (os.path.relpath(Path(old).resolve(), Path(moved[0]).resolve())
+            == os.path.relpath(Path(new).resolve(), Path(moved[1]).resolve()))
 
 
 def check_resume(run_dir: str | Path, cfg: Any) -> None:

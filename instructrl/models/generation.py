@@ -4,6 +4,8 @@
 vLLM backend for GPU users can be added without touching PPO. The HF backend here:
 - left-pads prompts with position ids that skip pads (method doc §3b.2);
 - computes the lm head at the last position only, in the prefill and at every step;
+- runs the prefill once per distinct prompt: the K samples of a prompt in a ranking batch
+  share it (their KV cache is copied), which the prompt tokens dominate on CPU;
 - records each sampled token's log-prob from ``logits / T`` (method doc §3b.5), which PPO
   reuses as the old log-probs when they are exact (same weights, dropout off);
 - drops finished rows from the batch and its KV cache, and stops as soon as every row has
@@ -96,6 +98,15 @@ def _left_pad(prompt_ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.T
     return ids, mask
 
 
+def dedup_prompts(prompt_ids: Sequence[Sequence[int]]) -> tuple[list[list[int]], list[int]]:
+    """The distinct prompts in first-seen order, and for each input row the index of its
+    prompt among them: ``[[1, 2], [3], [1, 2]] -> ([[1, 2], [3]], [0, 1, 0])``. K samples of
+    one prompt (a ranking batch) then share one prefill."""
+    index: dict[tuple[int, ...], int] = {}
+    row_of = [index.setdefault(tuple(p), len(index)) for p in prompt_ids]
+    return [list(p) for p in index], row_of
+
+
 class HFGenerator:
     """The default backend: any transformers causal LM (peft-wrapped or not)."""
 
@@ -130,13 +141,21 @@ class HFGenerator:
         else:
             gen.seed()
         B = len(prompt_ids)
-        ids, mask = _left_pad(prompt_ids, self.pad_token_id)
+        empty = [i for i, p in enumerate(prompt_ids) if len(p) == 0]
+        if empty:
+            raise ValueError(f"prompt {empty[0]} is empty after tokenization")
+        unique, row_of = dedup_prompts(prompt_ids)
+        ids, mask = _left_pad(unique, self.pad_token_id)
         ids, mask = ids.to(device), mask.to(device)
         pos = position_ids_from_mask(mask)
         cache_kw = cache_kwarg(model)
         out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
         cache = output_cache(out)
         logits = out.logits[:, -1, :].float()
+        if len(unique) < B:  # one prefill per distinct prompt, its KV cache copied to each of its rows
+            rows = torch.tensor(row_of, dtype=torch.long, device=device)
+            cache.batch_select_indices(rows)
+            logits, mask, pos = logits[rows], mask[rows], pos[rows]
         next_pos = pos[:, -1:] + 1  # (b, 1)
         active = torch.arange(B)  # original row of each batch row
         responses: list[list[int]] = [[] for _ in range(B)]

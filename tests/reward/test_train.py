@@ -164,3 +164,28 @@ def test_a_changed_command_is_refused_in_a_finished_run_and_resume_false_retrain
     assert not torch.equal(first["score.weight"], again["score.weight"])  # trained anew, at the new lr
     assert not (run / "checkpoints" / "step-99").exists()
     train(load_config(RewardConfig, None, [*args, "optim.lr=1e-2", "threads=1"]))  # the new run is now the one there
+
+
+def test_a_run_killed_midway_resumes_after_its_folder_moved(tmp_path, capsys):
+    """A loop's run directory moved elsewhere (its inputs with it) resumes its half-done
+    stage: paths at the same place relative to the run count as the same settings."""
+    def args(root):
+        return [f"data.train={root / 'r.jsonl'}", f"output_dir={root / 'run'}", "max_steps=3", "save_every=1",
+                "normalize.mode=none", "data.valid_fraction=0", *BASE]
+
+    old, new = tmp_path / "a", tmp_path / "b"
+    old.mkdir()
+    write_rankings(old / "r.jsonl", n=30)
+    train(load_config(RewardConfig, None, args(old)))
+    done = load_file(old / "run" / "final" / "model.safetensors")
+    shutil.rmtree(old / "run" / "final")  # killed after its step-1 checkpoint
+    shutil.rmtree(old / "run" / "checkpoints" / "step-2")
+    old.rename(new)
+    capsys.readouterr()
+    train(load_config(RewardConfig, None, args(new)))
+    assert "(step 1)" in capsys.readouterr().out
+    torch.testing.assert_close(load_file(new / "run" / "final" / "model.safetensors"), done)
+    shutil.rmtree(new / "run" / "final")
+    shutil.copy(new / "r.jsonl", new / "other.jsonl")
+    with pytest.raises(ValueError, match=r"data\.train: .*b/r\.jsonl' -> .*b/other\.jsonl'"):  # another input is still a change
+        train(load_config(RewardConfig, None, [*args(new), f"data.train={new / 'other.jsonl'}"]))

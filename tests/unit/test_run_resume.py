@@ -29,6 +29,24 @@ def test_a_path_spelled_another_way_is_the_same_setting(tmp_path, monkeypatch):
     assert config_changes(tmp_path, _cfg(tmp_path, data={"train": "other.jsonl"})) == ["data.train: 'demos.jsonl' -> 'other.jsonl'"]
 
 
+def test_a_moved_run_keeps_the_paths_that_moved_with_it(tmp_path):
+    def cfg(root, **over):
+        return build(SFTConfig, {"output_dir": str(root / "x" / "round-1" / "rm"), "data": {"train": str(root / "x" / "data" / "d.jsonl")},
+                                 "model": {"name": str(root / "x" / "round-0" / "sft" / "final")}, **over})
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    run = b / "x" / "round-1" / "rm"
+    write_provenance(a / "x" / "round-1" / "rm", cfg(a))
+    a.rename(b)  # the whole run directory, inputs included
+    assert config_changes(run, cfg(b)) == []
+    assert config_changes(run, cfg(b, data={"train": str(a / "x" / "data" / "d.jsonl")})) == []  # the very same path
+    assert [c.split(":")[0] for c in config_changes(run, cfg(b, data={"train": str(b / "x" / "data" / "e.jsonl")}))] == ["data.train"]
+    assert [c.split(":")[0] for c in config_changes(run, cfg(b, model={"name": "tiny"}))] == ["model.name"]
+    # not moved: a path at another place is a change, however it sits relative to the run
+    write_provenance(run, cfg(b))
+    assert [c.split(":")[0] for c in config_changes(run, cfg(b, data={"train": str(b / "y" / "data" / "d.jsonl")}))] == ["data.train"]
+
+
 def test_check_resume_refuses_a_finished_or_resumable_run_made_with_another_config(tmp_path):
     write_provenance(tmp_path, _cfg(tmp_path))
     check_resume(tmp_path, _cfg(tmp_path, optim={"lr": 3e-4}))  # no model there yet: a fresh start, fine
