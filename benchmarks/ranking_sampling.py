@@ -7,7 +7,7 @@ The loop's data stage samples K responses to each prompt from the current policy
 (`instructrl.loop.stages.sample_responses`: the K copies of a prompt side by side, 64 rows
 per generate call, T = 1, 48 new tokens). `HFGenerator` runs the prefill once per distinct
 prompt and copies its KV cache to the K rows; this benchmark times that against a prefill
-of every row (the same generator with the dedup switched off), alternating the two
+of every row (`HFGenerator(..., share_prefill=False)`), alternating the two
 `--repeats` times in one process after a warm-up call, on generated prompts rendered with
 the model's chat template. It also checks that both give the same samples, token for
 token, and the same log-probs. With `--record` it writes
@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
 
     from instructrl.data.render import render_prompt
-    from instructrl.models import generation, load_causal_lm
+    from instructrl.models import HFGenerator, load_causal_lm
+    from instructrl.runs import provenance
     from instructrl.tasks import generate_prompts
 
     torch.set_num_threads(a.threads)
@@ -48,14 +49,9 @@ def main(argv: list[str] | None = None) -> dict:
     model.eval()
     prompts = generate_prompts(a.prompts, seed=a.seed)
     rows = [tok(render_prompt(tok, p), add_special_tokens=False)["input_ids"] for p in prompts for _ in range(a.k)]
-    shared = generation.dedup_prompts
 
-    def every_row(ps):
-        return [list(p) for p in ps], list(range(len(ps)))
-
-    def run(dedup) -> tuple[float, list, list]:
-        generation.dedup_prompts = dedup
-        gen = generation.HFGenerator(model, tok.eos_token_id, tok.pad_token_id)
+    def run(share: bool) -> tuple[float, list, list]:
+        gen = HFGenerator(model, tok.eos_token_id, tok.pad_token_id, share_prefill=share)
         t = time.perf_counter()
         ids, lps = [], []
         for s in range(0, len(rows), 64):  # the data stage's batch_size and seeds
@@ -64,15 +60,14 @@ def main(argv: list[str] | None = None) -> dict:
             lps += g.logprobs
         return time.perf_counter() - t, ids, lps
 
-    run(shared)  # warm-up
+    run(True)  # warm-up
     times: dict[str, list[float]] = {"shared": [], "every_row": []}
     outs = {}
     for _ in range(a.repeats):
-        for name, fn in (("every_row", every_row), ("shared", shared)):
-            dt, ids, lps = run(fn)
+        for name, share in (("every_row", False), ("shared", True)):
+            dt, ids, lps = run(share)
             times[name].append(dt)
             outs[name] = (ids, lps)
-    generation.dedup_prompts = shared
     same_tokens = outs["shared"][0] == outs["every_row"][0]
     max_lp = max((abs(x - y) for r1, r2 in zip(outs["shared"][1], outs["every_row"][1]) for x, y in zip(r1, r2)), default=0.0)
     summary = {
@@ -82,21 +77,15 @@ def main(argv: list[str] | None = None) -> dict:
         "prompt_tokens_mean": sum(map(len, rows)) / len(rows),
         "generated_tokens": sum(map(len, outs["shared"][0])),
         "same_tokens": same_tokens, "max_abs_logprob_diff": max_lp,
+        "argv": argv if argv is not None else sys.argv[1:], "provenance": provenance(),
     }
     print(json.dumps(summary, indent=2))
     if a.record:
-        write_record(summary, argv if argv is not None else sys.argv[1:])
+        d = ROOT / "records" / f"{time.strftime('%Y-%m-%d')}_ranking-sampling-prefill"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"record written: {d}")
     return summary
-
-
-def write_record(summary: dict, argv: list[str]) -> None:
-    from instructrl.runs import write_provenance
-
-    d = ROOT / "records" / f"{time.strftime('%Y-%m-%d')}_ranking-sampling-prefill"
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
-    write_provenance(d, {"benchmark": "ranking_sampling", "argv": argv})
-    print(f"record written: {d}")
 
 
 if __name__ == "__main__":

@@ -91,8 +91,6 @@ def _left_pad(prompt_ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.T
     ids = torch.full((len(prompt_ids), P), pad_id, dtype=torch.long)
     mask = torch.zeros((len(prompt_ids), P), dtype=torch.long)
     for i, p in enumerate(prompt_ids):
-        if len(p) == 0:
-            raise ValueError(f"prompt {i} is empty after tokenization")
         ids[i, P - len(p) :] = torch.tensor(list(p), dtype=torch.long)
         mask[i, P - len(p) :] = 1
     return ids, mask
@@ -110,8 +108,9 @@ def dedup_prompts(prompt_ids: Sequence[Sequence[int]]) -> tuple[list[list[int]],
 class HFGenerator:
     """The default backend: any transformers causal LM (peft-wrapped or not)."""
 
-    def __init__(self, model: Any, eos_token_id: int | Sequence[int], pad_token_id: int):
+    def __init__(self, model: Any, eos_token_id: int | Sequence[int], pad_token_id: int, *, share_prefill: bool = True):
         self.model = model
+        self.share_prefill = share_prefill  # False: prefill every row, copies of a prompt too (for comparison)
         eos = [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id)
         self.eos = torch.tensor(eos, dtype=torch.long)
         self.pad_token_id = pad_token_id
@@ -144,7 +143,10 @@ class HFGenerator:
         empty = [i for i, p in enumerate(prompt_ids) if len(p) == 0]
         if empty:
             raise ValueError(f"prompt {empty[0]} is empty after tokenization")
-        unique, row_of = dedup_prompts(prompt_ids)
+        if self.share_prefill:
+            unique, row_of = dedup_prompts(prompt_ids)
+        else:
+            unique, row_of = [list(p) for p in prompt_ids], list(range(B))
         ids, mask = _left_pad(unique, self.pad_token_id)
         ids, mask = ids.to(device), mask.to(device)
         pos = position_ids_from_mask(mask)

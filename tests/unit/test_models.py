@@ -77,20 +77,17 @@ def test_dedup_prompts_maps_each_row_to_its_first_copy():
     assert dedup_prompts([[1, 2], [2, 1]]) == ([[1, 2], [2, 1]], [0, 1])
 
 
-def test_repeated_prompts_share_one_prefill_with_unchanged_samples(tiny, monkeypatch):
+def test_repeated_prompts_share_one_prefill_with_unchanged_samples(tiny):
     """K samples of a prompt (a ranking batch): one prefill per distinct prompt, and the
     very samples and log-probs of prefilling every row, including rows that stop early."""
-    from instructrl.models import generation
-
     model, tok = tiny
     model.eval()
     a = tok("tell me a story about a fox", add_special_tokens=False)["input_ids"]
     b = tok("hi", add_special_tokens=False)["input_ids"]
     prompts = [a, a, a, b, b, b, a]
-    gen = HFGenerator(model, eos_token_id=[tok.eos_token_id, 100, 200, 300], pad_token_id=tok.pad_token_id)
-    shared = gen.generate(prompts, max_new_tokens=12, temperature=1.0, seed=5)
-    monkeypatch.setattr(generation, "dedup_prompts", lambda ps: ([list(p) for p in ps], list(range(len(ps)))))
-    alone = gen.generate(prompts, max_new_tokens=12, temperature=1.0, seed=5)
+    eos = [tok.eos_token_id, 100, 200, 300]
+    shared = HFGenerator(model, eos, tok.pad_token_id).generate(prompts, max_new_tokens=12, temperature=1.0, seed=5)
+    alone = HFGenerator(model, eos, tok.pad_token_id, share_prefill=False).generate(prompts, max_new_tokens=12, temperature=1.0, seed=5)
     assert shared.response_ids == alone.response_ids and shared.finished == alone.finished
     torch.testing.assert_close(torch.tensor(sum(shared.logprobs, [])), torch.tensor(sum(alone.logprobs, [])), rtol=1e-5, atol=1e-6)
     assert len({tuple(r) for r in shared.response_ids[:3]}) > 1  # the copies sample independently
