@@ -68,6 +68,8 @@ def _coerce(value: Any, typ: Any, key: str) -> Any:
     if origin in (list, tuple):
         if isinstance(value, str):
             value = [v for v in value.split(",") if v] if value else []
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]  # `key=0.7` on the command line: a one-element list
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"config key '{key}': expected a list, got {value!r}")
         args = get_args(typ)

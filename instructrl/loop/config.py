@@ -40,6 +40,9 @@ class LoopDataConfig:
     sft_prompts: int = field(1500, help="prompts labelers write demonstrations for (round 0)")
     rank_prompts: int = field(300, help="prompts ranked per round")
     k: int = field(4, help="responses ranked per prompt (paper: 4..9)")
+    rank_temperature: tuple[float, ...] = field(
+        (1.0,), help="sampling temperature of the K responses to rank; several values are taken by the K slots in turn "
+        "(e.g. 1.0,0.7: slots 1 and 3 at 1.0, 2 and 4 at 0.7). The paper does not state it; docs/loop.md")
     test_prompts: int = field(200, help="evaluation prompts from held-out (test) users")
     closed_domain_test: int = field(96, help="extra closed-domain test prompts (held-out users) the hallucination rate is also measured on (docs/loop.md)")
     ptx_text: Literal["generated", "self"] = field(
@@ -59,6 +62,8 @@ class LoopDataConfig:
     def __post_init__(self) -> None:
         if not 4 <= self.k <= 9 and self.k != 2 and self.k != 3:
             raise ValueError(f"data.k must be in 2..9 (paper: 4..9), got {self.k}")
+        if not self.rank_temperature or any(not 0.0 < t <= 2.0 for t in self.rank_temperature):
+            raise ValueError(f"data.rank_temperature must be one or more temperatures in (0, 2], got {self.rank_temperature}")
         if self.closed_domain_test < 0:
             raise ValueError(f"data.closed_domain_test must be >= 0, got {self.closed_domain_test}")
         if len(self.split) != 3 or abs(sum(self.split) - 1.0) > 1e-6:

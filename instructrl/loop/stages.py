@@ -350,6 +350,24 @@ def collect_rankings(cfg: LoopConfig, root: Path, k: int) -> None:
     mark_done(d, {"rankings": len(res.rankings)})
 
 
+def sample_groups(policies: Sequence[Path], k: int, temperatures: Sequence[float]) -> list[tuple[Path, float, int]]:
+    """How a prompt's K responses are drawn: (policy, temperature, count) per sampling pass.
+
+    The K slots are split over ``policies`` in contiguous runs (the first ones get the
+    remainder) and take ``temperatures`` in turn; slots with the same policy and temperature
+    are one pass. One policy at one temperature is a single pass of K samples.
+    """
+    per = [k // len(policies) + (1 if i < k % len(policies) else 0) for i in range(len(policies))]
+    groups: dict[tuple[int, float], int] = {}
+    slot = 0
+    for i, n in enumerate(per):
+        for _ in range(n):
+            key = (i, float(temperatures[slot % len(temperatures)]))
+            groups[key] = groups.get(key, 0) + 1
+            slot += 1
+    return [(policies[i], t, n) for (i, t), n in groups.items()]
+
+
 def ranking_batch(cfg: LoopConfig, root: Path, k: int) -> LabelBatch:
     """Round k's prompts, each with K samples from the policies ``sample_from`` names."""
     dc = cfg.data
@@ -358,14 +376,13 @@ def ranking_batch(cfg: LoopConfig, root: Path, k: int) -> LabelBatch:
     policies = policy_dirs(root, k)
     if cfg.sample_from == "current":
         policies = policies[-1:]
-    per = [dc.k // len(policies) + (1 if i < dc.k % len(policies) else 0) for i in range(len(policies))]
     samples: list[list[str]] = [[] for _ in prompts]
     sources: list[list[str]] = [[] for _ in prompts]
     max_new = int(cfg.ppo.get("max_new_tokens", 64))
-    for pol, n in zip(policies, per):
-        if n == 0:
-            continue
-        outs = sample_responses(str(pol), prompts, n, max_new_tokens=max_new, temperature=1.0, seed=cfg.seed + 1000 * k)
+    temps = list(dict.fromkeys(float(t) for t in dc.rank_temperature))
+    for pol, temperature, n in sample_groups(policies, dc.k, dc.rank_temperature):
+        seed = cfg.seed + 1000 * k + temps.index(temperature)  # one temperature: the seed it always had
+        outs = sample_responses(str(pol), prompts, n, max_new_tokens=max_new, temperature=temperature, seed=seed)
         for i, o in enumerate(outs):
             samples[i] += o
             sources[i] += [pol.parent.parent.name + "/" + pol.parent.name] * n
