@@ -42,7 +42,7 @@ class LoopDataConfig:
     k: int = field(4, help="responses ranked per prompt (paper: 4..9)")
     rank_temperature: tuple[float, ...] = field(
         (1.0,), help="sampling temperature of the K responses to rank; several values are taken by the K slots in turn "
-        "(e.g. 1.0,0.7: slots 1 and 3 at 1.0, 2 and 4 at 0.7). The paper does not state it; docs/loop.md")
+        "(e.g. 1.0,0.7 with K = 4: two samples at each). The paper does not state it; docs/loop.md")
     test_prompts: int = field(200, help="evaluation prompts from held-out (test) users")
     closed_domain_test: int = field(96, help="extra closed-domain test prompts (held-out users) the hallucination rate is also measured on (docs/loop.md)")
     ptx_text: Literal["generated", "self"] = field(
