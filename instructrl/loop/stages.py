@@ -17,6 +17,7 @@ import dataclasses
 import json
 import shutil
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -358,13 +359,8 @@ def sample_groups(policies: Sequence[Path], k: int, temperatures: Sequence[float
     are one pass. One policy at one temperature is a single pass of K samples.
     """
     per = [k // len(policies) + (1 if i < k % len(policies) else 0) for i in range(len(policies))]
-    groups: dict[tuple[int, float], int] = {}
-    slot = 0
-    for i, n in enumerate(per):
-        for _ in range(n):
-            key = (i, float(temperatures[slot % len(temperatures)]))
-            groups[key] = groups.get(key, 0) + 1
-            slot += 1
+    owner = [i for i, n in enumerate(per) for _ in range(n)]  # the policy of each slot
+    groups = Counter((i, float(temperatures[slot % len(temperatures)])) for slot, i in enumerate(owner))
     return [(policies[i], t, n) for (i, t), n in groups.items()]
 
 
