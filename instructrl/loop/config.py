@@ -83,11 +83,25 @@ class LoopEvalConfig:
     kl_samples: int = field(64, help="test prompts sampled at T=1 to measure KL to the reference")
     vs_previous: bool = field(True, help="from round 2 on, also judge the round's policy head-to-head against the previous round's (does iteration pay?)")
     heldout_seed: int = field(1, help="seed of the held-out labeler panel")
+    reference: bool = field(
+        True,
+        help="simulated panel, generated prompts: round 1's evaluation also judges the demonstrator's answers against SFT's, "
+        "the most the win rate can show with this panel and SFT",
+    )
+    best_of: int = field(
+        0,
+        help="with eval.reference: also judge the best of SFT's greedy answer and this many T=1 samples, picked by the "
+        "grader (an oracle reranker of SFT's own answers; 0 = off)",
+    )
     interval: Literal["bootstrap", "wilson"] = field(
         "bootstrap",
         help="95% interval of the win rate: percentile bootstrap over prompts (exact for scores of 0, .25, .5, .75, 1), "
         "or Wilson on the mean score (conservative when ties are frequent); the other is recorded too",
     )
+
+    def __post_init__(self) -> None:
+        if self.best_of < 0:
+            raise ValueError(f"eval.best_of must be >= 0 (0 = off), got {self.best_of}")
 
 
 @dataclass(frozen=True)

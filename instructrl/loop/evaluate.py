@@ -232,6 +232,42 @@ def _head_to_head(cfg: LoopConfig, batch: str, prompts: Sequence[Prompt], a: lis
     return {**wr.to_dict(), "interval": cfg.eval.interval, **other_interval(cfg.eval.interval, records, cfg.seed)}, records
 
 
+def reference_points(cfg: LoopConfig, prompts: Sequence[Prompt], sft_responses: Sequence[str], sft: Path, d: Path) -> dict[str, Any] | None:
+    """What the win rate against SFT can reach with this panel, to read the policies' numbers
+    by (simulated panel only; None when no test prompt has a demonstration). ``demonstrator``:
+    the demonstrator's answers (every check passed) against SFT's, on the prompts it can
+    answer: noisy labelers and an SFT policy that is often right already keep even perfect
+    answers below 1. ``best_of`` (``eval.best_of`` = N > 0): per prompt the best of SFT's own
+    greedy answer and N of its T=1 samples by the grader (the greedy one on ties), an
+    oracle reranker of what SFT already says: a policy that beats it answers better than
+    anything SFT puts forward in N + 1 tries."""
+    from instructrl.tasks import grade
+    from instructrl.tasks.demonstrator import try_demonstrate
+
+    keep = [(i, demo) for i, p in enumerate(prompts) if p.metadata.get("spec") and (demo := try_demonstrate(p, seed=cfg.seed)) is not None]
+    if not keep:
+        return None
+    ps, sft_texts = [prompts[i] for i, _ in keep], [sft_responses[i] for i, _ in keep]
+    out: dict[str, Any] = {"n_prompts": len(keep)}
+    out["demonstrator"], _ = _head_to_head(cfg, "round-1/eval-demonstrator-vs-sft", ps, [demo for _, demo in keep], sft_texts,
+                                           d / "winrate-demonstrator.jsonl")
+    n = cfg.eval.best_of
+    if n > 0:
+        cache = d / f"responses-sft-best-of-{n}.jsonl"
+        key = {**_generation_key(cfg, sft, ps), "sample_temperature": 1.0, "best_of": n}
+        best = _read_cache(cache, ps, key)
+        if best is None:
+            from .stages import sample_responses
+
+            samples = sample_responses(str(sft), ps, n, max_new_tokens=cfg.eval.max_new_tokens, temperature=1.0, seed=cfg.seed + 1)
+            best = [max([s0, *ss], key=lambda s, p=p: grade(p, s).quality) for p, s0, ss in zip(ps, sft_texts, samples)]
+            write_jsonl(cache, ({"prompt_id": p.id, "response": t} for p, t in zip(ps, best)))
+            write_text_atomic(cache.with_suffix(".key.json"), json.dumps(key))
+        out["best_of"], _ = _head_to_head(cfg, f"round-1/eval-sft-best-of-{n}-vs-sft", ps, best, sft_texts, d / f"winrate-sft-best-of-{n}.jsonl")
+        out["best_of_n"] = n
+    return out
+
+
 def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
     from .stages import make_backend
 
@@ -265,6 +301,10 @@ def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
             row.update(rm_accuracy(root / f"round-{k}" / "rm" / "final", prompts, responses[name], responses["sft"], [r["score_a"] for r in records]))
             row["kl_to_sft"] = kl_to_reference(path, sft, prompts[: cfg.eval.kl_samples], cfg.eval.max_new_tokens, cfg.seed)
         result["policies"][name] = row
+    if k == 1 and panel is not None and cfg.eval.reference:
+        ref = reference_points(cfg, prompts, responses["sft"], sft, d)
+        if ref is not None:
+            result["reference"] = ref
     if k >= 2 and cfg.eval.vs_previous and "ppo" in policies:
         result["policies"]["ppo"]["win_rate_vs_previous"] = _vs_previous(cfg, root, k, prompts, responses["ppo"])
     sft_loss = result["policies"]["sft"]["heldout_ptx_loss"]

@@ -145,6 +145,16 @@ def summary_table(rounds: list[dict[str, Any]]) -> str:
             f"{rate(row, 'hallucination')} | {_fmt(row.get('closed_fails_to_follow'))} / {_fmt(row.get('hallucination_attempted'))} | {_fmt(row.get('inappropriate'))} | {_fmt(row.get('kl_to_sft'))} | {_fmt(row.get('rm_accuracy'))} | "
             f"{_fmt(row.get('heldout_ptx_loss'))} ({100 * row.get('heldout_ptx_loss_vs_sft', 0):+.1f}%) |"
         )
+    ref = next((r["reference"] for r in rounds if r.get("reference")), None)
+    if ref:  # what the same panel gives answers SFT cannot beat, to read the win rates above by
+        wr = ref["demonstrator"]
+        line = (f"\nReference, on the {ref['n_prompts']} test prompts the demonstrator answers: its answers against SFT's win "
+                f"{wr['win_rate']:.3f} ({wr['ci_low']:.3f}-{wr['ci_high']:.3f}), the most this panel shows")
+        if ref.get("best_of"):
+            b = ref["best_of"]
+            line += (f"; the best of SFT's answer and {ref['best_of_n']} of its T=1 samples, picked by the grader, "
+                     f"{b['win_rate']:.3f} ({b['ci_low']:.3f}-{b['ci_high']:.3f})")
+        lines.append(line + ".")
     for r in rounds:  # does iteration pay? each round against the one before, head to head
         wr = r["policies"].get("ppo", {}).get("win_rate_vs_previous")
         if wr:

@@ -63,6 +63,11 @@ def test_two_round_loop_resumes_after_kill(tmp_path):
         assert ppo["hallucination_ci"][0] <= ppo["hallucination"] <= ppo["hallucination_ci"][1]
         assert len((root / f"round-{k}" / "eval" / "responses-ppo-closed.jsonl").read_text().splitlines()) == 8
         assert (root / f"round-{k}" / "data" / "rankings.jsonl").exists()
+        ref = ev.get("reference")  # round 1 only: the demonstrator and SFT's oracle best-of-2 against SFT
+        if k == 1:
+            assert 0 < ref["n_prompts"] <= 16 and ref["demonstrator"]["n"] == ref["best_of"]["n"] == ref["n_prompts"] and ref["best_of_n"] == 2
+        else:
+            assert ref is None
         h2h = ppo.get("win_rate_vs_previous")  # round 2 judged head to head against round 1
         assert h2h is None if k == 1 else (h2h["n"] == 16 and h2h["previous_round"] == 1)
     # the RM of round 2 trained on the rankings of rounds 1 and 2
@@ -74,6 +79,7 @@ def test_two_round_loop_resumes_after_kill(tmp_path):
     assert "## Reward models and labelers" in report and f"| 2 | {n2} | " in report
     assert set(ppo["by_spec"]) == {"task_done", "constraint_met"}
     assert "Round 2 vs round 1, head to head: win rate" in report
+    assert "test prompts the demonstrator answers: its answers against SFT's win" in report and "2 of its T=1 samples" in report
     assert "win rate vs SFT" in report and "hallucination (95% CI)" in report and "8 extra" in report and (root / "winrate.png").exists() and (root / "overoptimization.png").exists()
     assert elapsed < 180  # the issue asks < 1 min on an idle machine; CI shares 2 cores with nothing else
 
