@@ -56,6 +56,12 @@ def _read_cache(cache: Path, prompts: Sequence[Prompt], key: dict[str, Any] | No
     return [r["response"] for r in rows]
 
 
+def _write_cache(cache: Path, prompts: Sequence[Prompt], texts: Sequence[str], key: dict[str, Any]) -> None:
+    """``texts`` (one per prompt) to ``cache``, with ``key`` beside it for ``_read_cache``."""
+    write_jsonl(cache, ({"prompt_id": p.id, "response": t} for p, t in zip(prompts, texts)))
+    write_text_atomic(cache.with_suffix(".key.json"), json.dumps(key))
+
+
 def _responses(cfg: LoopConfig, policy: Path, prompts: Sequence[Prompt], cache: Path, earlier: Sequence[Path] = ()) -> list[str]:
     """The policy's evaluation responses: from ``cache`` if there and written under the same
     key (a rerun of the stage with the same policy and settings; an ``--only`` rerun after the
@@ -75,8 +81,7 @@ def _responses(cfg: LoopConfig, policy: Path, prompts: Sequence[Prompt], cache: 
     else:
         outs = sample_responses(str(policy), prompts, 1, max_new_tokens=cfg.eval.max_new_tokens, temperature=cfg.eval.temperature, seed=cfg.seed)
         texts = [o[0] for o in outs]
-    write_jsonl(cache, ({"prompt_id": p.id, "response": t} for p, t in zip(prompts, texts)))
-    write_text_atomic(cache.with_suffix(".key.json"), json.dumps(key))
+    _write_cache(cache, prompts, texts, key)
     return texts
 
 
@@ -261,8 +266,7 @@ def reference_points(cfg: LoopConfig, prompts: Sequence[Prompt], sft_responses: 
 
             samples = sample_responses(str(sft), ps, n, max_new_tokens=cfg.eval.max_new_tokens, temperature=1.0, seed=cfg.seed + 1)
             best = [max([s0, *ss], key=lambda s, p=p: grade(p, s).quality) for p, s0, ss in zip(ps, sft_texts, samples)]
-            write_jsonl(cache, ({"prompt_id": p.id, "response": t} for p, t in zip(ps, best)))
-            write_text_atomic(cache.with_suffix(".key.json"), json.dumps(key))
+            _write_cache(cache, ps, best, key)
         out["best_of"], _ = _head_to_head(cfg, f"round-1/eval-sft-best-of-{n}-vs-sft", ps, best, sft_texts, d / f"winrate-sft-best-of-{n}.jsonl")
         out["best_of_n"] = n
     return out
