@@ -429,13 +429,15 @@ def train_ppo(cfg: LoopConfig, root: Path, k: int, ptx: bool = True) -> None:
     # replaces the learned RM as PPO's reward: the ceiling a perfect RM would give. The RM
     # still trains and initialises the value function.
     reward_kind = (cfg.ppo.get("reward") or {}).get("kind") or "model"
+    # the paper initialises the value function from the RM; a value head or none (rloo) has no init
+    value_kind = (cfg.ppo.get("value") or {}).get("kind") or "separate"
     text = pretraining_text(cfg, root)
     over = merge(
         {
             "model": {"name": init},
             "reference": None if init == sft else sft,
             "reward": {"kind": "model", "model": rm} if reward_kind == "model" else {},
-            "value": {"init": rm},
+            "value": {"init": rm} if value_kind == "separate" else {},
             "ptx": {"data": str(text.train), "append_eos": text.append_eos},
             "data": {"prompts": str(root / "data" / "train.jsonl"), "valid_prompts": str(root / "data" / "valid.jsonl")},
             "output_dir": str(d),

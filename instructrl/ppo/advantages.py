@@ -1,4 +1,4 @@
-"""Generalised advantage estimation over response tokens (method doc §3b.10).
+"""Advantages over response tokens: GAE (method doc §3b.10) and REINFORCE leave-one-out.
 
 Shapes: B episodes, R response positions (right-padded; ``mask`` marks real tokens).
 ``values[:, t]`` is V of the state *before* response token t (the same position whose
@@ -37,3 +37,15 @@ def gae(
         adv[:, t] = last
     adv = adv * m
     return adv, (adv + v) * m
+
+
+def rloo(returns: torch.Tensor, group_size: int) -> torch.Tensor:
+    """Leave-one-out advantages (B,) of episode returns (B,) laid out in consecutive groups
+    of ``group_size`` responses to the same prompt: A_i = G_i - mean_{j != i} G_j
+    (Kool et al. 2019; Ahmadian et al. 2024, "Back to Basics"). Unbiased: the baseline of
+    each episode uses only the others' returns. No value function is involved."""
+    if returns.dim() != 1 or group_size < 2 or returns.shape[0] % group_size:
+        raise ValueError(f"rloo needs 1-d returns in whole groups of >= 2, got shape {tuple(returns.shape)} and group_size={group_size}")
+    g = returns.view(-1, group_size)
+    baseline = (g.sum(1, keepdim=True) - g) / (group_size - 1)
+    return (g - baseline).reshape(-1)

@@ -43,8 +43,10 @@ class RewardConfig:
 
 @dataclass(frozen=True)
 class ValueConfig:
-    kind: Literal["separate", "head"] = field(
-        "separate", help="separate: its own network (the paper); head: a linear head on the policy (one backbone forward serves both)"
+    kind: Literal["separate", "head", "none"] = field(
+        "separate",
+        help="separate: its own network (the paper); head: a linear head on the policy (one backbone forward serves both); "
+        "none: no value function (ppo.advantage=rloo only)",
     )
     init: str | None = field(None, help="kind=separate: spec to initialise from (default: the reward model, as the paper; else the policy)")
     head_init: Literal["zeros", "normal"] = field("zeros", help="init of a fresh value head ([LHP]: zeros); an RM checkpoint keeps its head")
@@ -55,8 +57,8 @@ class ValueConfig:
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.coef < 0 or self.clip <= 0:
             raise ValueError(f"value.lr and value.clip must be > 0 and value.coef >= 0, got lr={self.lr}, clip={self.clip}, coef={self.coef}")
-        if self.kind == "head" and self.init:
-            raise ValueError(f"value.init={self.init!r} is only used with value.kind='separate'")
+        if self.kind != "separate" and self.init:
+            raise ValueError(f"value.init={self.init!r} is only used with value.kind='separate', not {self.kind!r}")
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,14 @@ class PPOHyperConfig:
     clip: float = field(0.2, help="policy ratio clipping (paper: 0.2)")
     gamma: float = field(1.0, help="GAE discount (paper: 1, no discount)")
     lam: float = field(0.95, help="GAE lambda ([LHP], [N+c]: 0.95)")
+    advantage: Literal["gae", "rloo"] = field(
+        "gae",
+        help="gae: a learned value function and GAE over the per-token rewards (the paper); rloo: no value function, each "
+        "prompt is sampled `group_size` times and every token of an episode gets its KL-penalised return minus the mean "
+        "return of the other episodes of its prompt (REINFORCE leave-one-out, Ahmadian et al. 2024; not the paper's method; "
+        "needs value.kind=none)",
+    )
+    group_size: int = field(1, help="responses sampled per prompt in each batch (rloo: >= 2); batch_size counts episodes, so it holds batch_size / group_size prompts")
     whiten_advantages: bool = field(True, help="whiten advantages over the batch's response tokens (method doc §3b.9)")
     whiten_rewards: bool = field(False, help="whiten per-token rewards without shifting the mean ([LHP] default; [N+c] default off)")
     old_logprobs: Literal["auto", "sampling", "recompute"] = field(
@@ -139,6 +149,10 @@ class PPOHyperConfig:
             raise ValueError(f"ppo.epochs and ppo.minibatches must be >= 1, got {self.epochs}, {self.minibatches}")
         if self.clip <= 0 or not 0 <= self.gamma <= 1 or not 0 <= self.lam <= 1:
             raise ValueError(f"need ppo.clip > 0 and gamma, lam in [0, 1], got clip={self.clip}, gamma={self.gamma}, lam={self.lam}")
+        if self.group_size < 1:
+            raise ValueError(f"ppo.group_size must be >= 1, got {self.group_size}")
+        if self.advantage == "rloo" and self.group_size < 2:
+            raise ValueError(f"ppo.advantage='rloo' needs ppo.group_size >= 2 (the baseline is the other responses to the same prompt), got {self.group_size}")
 
 
 @dataclass(frozen=True)
@@ -193,6 +207,13 @@ class PPOConfig:
             raise ValueError(f"need batch_size >= 1 and episodes >= batch_size, got batch_size={self.batch_size}, episodes={self.episodes}")
         if self.batch_size % self.ppo.minibatches:
             raise ValueError(f"batch_size={self.batch_size} must divide into ppo.minibatches={self.ppo.minibatches}")
+        if self.batch_size % self.ppo.group_size:
+            raise ValueError(f"batch_size={self.batch_size} must divide into ppo.group_size={self.ppo.group_size} responses per prompt")
+        if (self.ppo.advantage == "rloo") != (self.value.kind == "none"):
+            raise ValueError(
+                f"ppo.advantage='rloo' goes with value.kind='none' and only with it (rloo needs no value function; gae needs one), "
+                f"got ppo.advantage={self.ppo.advantage!r}, value.kind={self.value.kind!r}"
+            )
         if self.generation_batch_size < 1 or self.forward_batch_size < 1 or self.max_new_tokens < 1:
             raise ValueError("generation_batch_size, forward_batch_size and max_new_tokens must be >= 1")
         if self.temperature <= 0:
@@ -214,7 +235,7 @@ class PPOConfig:
     @property
     def old_values_from_training(self) -> bool:
         """V_old read off the training forward: exact only when that forward precedes every update."""
-        return self.ppo.old_values == "auto" and self.ppo.epochs == 1 and self.ppo.minibatches == 1
+        return self.ppo.advantage == "gae" and self.ppo.old_values == "auto" and self.ppo.epochs == 1 and self.ppo.minibatches == 1
 
     @property
     def iterations(self) -> int:

@@ -92,7 +92,7 @@ def finalize(cfg: PPOConfig, run: Path, models: "Models", ema: EMA | None) -> Pa
     write_provenance(final, cfg)
     if models.value is not None:  # HF format with the tokenizer: loads as a scalar model anywhere
         save_model(models.value, models.tokenizer, run / "value")
-    else:
+    elif models.policy.v_head is not None:
         (run / "value").mkdir(exist_ok=True)
         torch.save(models.policy.v_head.state_dict(), run / "value" / "value_head.pt")  # type: ignore[union-attr]
     if ema is not None:

@@ -6,6 +6,8 @@
         rollout   sample B responses at temperature T (KV-cached, stops when all rows end)
         score     reference log-probs, values and the reward on the same padded batch
         rewards   -beta * KL per token + score at the last response token; GAE; whitening
+                  (ppo.advantage=rloo: no value function; the return minus the mean return
+                  of the other responses to the same prompt)
         update    epochs x minibatches: clipped policy + value loss (+ gamma * ptx loss)
         log       metrics, evaluation, checkpoint
 
@@ -46,7 +48,7 @@ from instructrl.runs import MetricsLogger, open_run, write_provenance
 from instructrl.runtime import set_up_process
 from instructrl.sft.train import global_batch
 
-from .advantages import gae
+from .advantages import gae, rloo
 from .config import PPOConfig
 from .kl import kl_controller, kl_penalty_rewards
 from .losses import clipped_policy_loss, clipped_value_loss, explained_variance, ptx_loss
@@ -63,7 +65,7 @@ class Models:
     policy: PolicyWithValue  # the policy (+ value head when value.kind=head)
     tokenizer: Any
     reference: Any | None  # None: the LoRA policy with adapters disabled
-    value: Any | None  # separate value network (value.kind=separate)
+    value: Any | None  # separate value network (value.kind=separate); none with kind head or none
     scorer: Scorer
     generator: GenerationBackend
 
@@ -164,15 +166,19 @@ def prepare_ptx(cfg: PPOConfig, tok: Any) -> PtxData | None:
     return PtxData(train=train, valid=valid)
 
 
-def make_optimizers(cfg: PPOConfig, models: Models) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-    """Policy and value on separate Adam optimizers with their own learning rates."""
+def make_optimizers(cfg: PPOConfig, models: Models) -> tuple[torch.optim.Optimizer, ...]:
+    """Policy and value on separate Adam optimizers with their own learning rates (the
+    policy's alone when there is no value function, value.kind=none)."""
     o = cfg.optim
     pol = [p for p in models.policy.policy.parameters() if p.requires_grad]
-    val = list(models.value.parameters()) if models.value is not None else list(models.policy.v_head.parameters())  # type: ignore[union-attr]
     # fused: one kernel over all tensors; on a CPU ~10x faster than the per-tensor loop,
     # which matters when every weight of a 135M policy and value network steps each minibatch
     kw = dict(betas=(o.beta1, o.beta2), eps=o.eps, weight_decay=0.0, fused=True)
-    return torch.optim.AdamW(pol, lr=o.lr, **kw), torch.optim.AdamW(val, lr=cfg.value.lr, **kw)
+    policy_opt = torch.optim.AdamW(pol, lr=o.lr, **kw)
+    if cfg.value.kind == "none":
+        return (policy_opt,)
+    val = list(models.value.parameters()) if models.value is not None else list(models.policy.v_head.parameters())  # type: ignore[union-attr]
+    return policy_opt, torch.optim.AdamW(val, lr=cfg.value.lr, **kw)
 
 
 def tf_style_eps(eps: float, beta2: float, step: int) -> float:
@@ -248,7 +254,7 @@ def score_rollout(cfg: PPOConfig, models: Models, ro: Rollout, device: torch.dev
     all forwards on the same padded batch, chunked only for memory. With
     ``cfg.old_values_from_training`` the values are left to the training forward
     (``ro.values = None``)."""
-    with_values = not cfg.old_values_from_training
+    with_values = not cfg.old_values_from_training and cfg.value.kind != "none"
     R = ro.response_mask.shape[1]
     ref, vals, olds = [], [], []
     for sl in _chunks(len(ro), cfg.forward_batch_size):
@@ -299,11 +305,18 @@ def apply_missing_eos_penalty(scores: torch.Tensor, finished: torch.Tensor, pena
 
 
 def compute_advantages(cfg: PPOConfig, ro: Rollout, beta: float) -> None:
-    """Per-token rewards, GAE, optional reward and advantage whitening (method doc §3b.7-10)."""
+    """Per-token rewards, GAE, optional reward and advantage whitening (method doc §3b.7-10).
+    ppo.advantage=rloo: each episode's return (score - beta * its summed KL, gamma = 1)
+    minus the mean return of the other responses to its prompt, on every response token;
+    no values or returns are kept."""
     m = ro.response_mask
     ro.rewards, ro.kl = kl_penalty_rewards(ro.logprobs, ro.ref_logprobs, ro.scores, m, beta)
     rewards = masked_whiten(ro.rewards, m, shift_mean=False) if cfg.ppo.whiten_rewards else ro.rewards
-    adv, ro.returns = gae(rewards, ro.values, m, cfg.ppo.gamma, cfg.ppo.lam)
+    if cfg.ppo.advantage == "rloo":
+        adv = rloo(rewards.sum(1), cfg.ppo.group_size)[:, None] * m
+        ro.values = ro.returns = None
+    else:
+        adv, ro.returns = gae(rewards, ro.values, m, cfg.ppo.gamma, cfg.ppo.lam)
     ro.advantages = masked_whiten(adv, m) if cfg.ppo.whiten_advantages else adv
 
 
@@ -341,12 +354,15 @@ def ppo_minibatch_loss(cfg: PPOConfig, models: Models, mb: Rollout, device: torc
     R = mb.response_mask.shape[1]
     lp, ent, head_v = models.policy(ids, mask, target, cfg.temperature, with_entropy=True)
     new_lp = lp[:, mb.prompt_width :]
+    m = mb.response_mask.to(device)
+    if cfg.value.kind == "none":  # rloo: the advantages were computed after scoring
+        pl = clipped_policy_loss(new_lp, mb.logprobs.to(device), mb.advantages.to(device), m, cfg.ppo.clip)
+        return pl.loss, _policy_stats(pl, ent, mb, m)
     if models.value is not None:
         from instructrl.models.heads import scalar_values
 
         head_v = scalar_values(models.value, ids, mask, mb.position_ids.to(device))
     values = response_values(head_v, mb.prompt_width, R)
-    m = mb.response_mask.to(device)
     if mb.values is None:
         if beta is None:
             raise ValueError("old values from the training forward need the KL coefficient (beta)")
@@ -354,21 +370,23 @@ def ppo_minibatch_loss(cfg: PPOConfig, models: Models, mb: Rollout, device: torc
         compute_advantages(cfg, mb, beta)
     pl = clipped_policy_loss(new_lp, mb.logprobs.to(device), mb.advantages.to(device), m, cfg.ppo.clip)
     vl = clipped_value_loss(values, mb.values.to(device), mb.returns.to(device), m, cfg.value.clip)
-    stats = {
+    stats = _policy_stats(pl, ent, mb, m) | {"ppo/value_loss": vl.loss.detach(), "ppo/value_clipfrac": vl.clipfrac}
+    return pl.loss + cfg.value.coef * vl.loss, stats
+
+
+def _policy_stats(pl, ent: torch.Tensor, mb: Rollout, m: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {
         "ppo/policy_loss": pl.loss.detach(),
-        "ppo/value_loss": vl.loss.detach(),
         "ppo/approx_kl": pl.approx_kl,
         "ppo/clipfrac": pl.clipfrac,
         "ppo/ratio": pl.ratio_mean,
-        "ppo/value_clipfrac": vl.clipfrac,
         "ppo/entropy": masked_mean(ent[:, mb.prompt_width :], m).detach(),
     }
-    return pl.loss + cfg.value.coef * vl.loss, stats
 
 
 def update(cfg: PPOConfig, models: Models, optimizers, ro: Rollout, ptx: PtxData | None, iteration: int, device: torch.device, ema: EMA | None, beta: float | None = None) -> dict[str, float]:
     """epochs x minibatches of PPO (+ ptx) steps on one batch of episodes. With
-    ``ro.values is None`` (one minibatch of the whole batch) the minibatch is ``ro`` itself,
+    ``cfg.old_values_from_training`` (one minibatch of the whole batch) the minibatch is ``ro`` itself,
     so the values and advantages computed in its forward land on ``ro``."""
     sums: dict[str, float] = {}
     n = 0
@@ -377,7 +395,7 @@ def update(cfg: PPOConfig, models: Models, optimizers, ro: Rollout, ptx: PtxData
     for epoch in range(cfg.ppo.epochs):
         order = minibatch_order(cfg, iteration, epoch, len(ro))
         for k in range(cfg.ppo.minibatches):
-            mb = ro if ro.values is None else ro.select(order[k * mb_size : (k + 1) * mb_size])
+            mb = ro if cfg.old_values_from_training else ro.select(order[k * mb_size : (k + 1) * mb_size])
             loss, stats = ppo_minibatch_loss(cfg, models, mb, device, beta)
             loss.backward()
             if cfg.ptx.coef > 0 and ptx is not None:
@@ -436,20 +454,29 @@ def evaluate(cfg: PPOConfig, models: Models, data: PromptData, ptx: PtxData | No
 # ------------------------------------------------------------------------ train
 
 
+def batch_prompts(cfg: PPOConfig, iteration: int, n_prompts: int) -> list[int]:
+    """The prompt index of each episode of an iteration: batch_size / group_size prompts,
+    each repeated group_size times in a row (rloo's groups are consecutive rows)."""
+    k = cfg.ppo.group_size
+    return [i for i in global_batch(iteration, n_prompts, cfg.batch_size // k, cfg.seed) for _ in range(k)]
+
+
 def rollout_metrics(ro: Rollout, kl_coef: float) -> dict[str, float]:
     m = ro.response_mask
     lengths = m.sum(1).float()
-    return {
+    out = {
         "reward/mean": float(ro.rewards.sum(1).mean()),  # score + KL penalty, per episode
         "reward/score_mean": float(ro.scores.mean()),  # what PPO optimises: after the missing-EOS penalty
         "reward/score_std": float(ro.scores.std()) if len(ro) > 1 else 0.0,
         "reward/raw_score_mean": float(ro.raw_scores.mean()),  # the scorer's output
         "ppo/kl_to_ref": float(ro.kl.sum(1).mean()),  # nats per episode
         "ppo/kl_coef": kl_coef,
-        "ppo/explained_variance": float(explained_variance(ro.values, ro.returns, m)),
         "gen/response_len": float(lengths.mean()),
         "gen/eos_rate": float(ro.finished.float().mean()),
     }
+    if ro.values is not None:  # rloo has no value function
+        out["ppo/explained_variance"] = float(explained_variance(ro.values, ro.returns, m))
+    return out
 
 
 def train(cfg: PPOConfig, *, scorer: Scorer | None = None, generator: GenerationBackend | None = None) -> Path:
@@ -482,12 +509,12 @@ def train(cfg: PPOConfig, *, scorer: Scorer | None = None, generator: Generation
     for it in range(start, total):
         mult = lr_multiplier(it, total, cfg.optim.warmup_iterations, cfg.optim.warmup_start, cfg.optim.decay)
         optimizers[0].param_groups[0]["lr"] = cfg.optim.lr * mult  # the value LR stays fixed (paper, §3a)
-        idx = global_batch(it, len(data.train), cfg.batch_size, cfg.seed)
+        idx = batch_prompts(cfg, it, len(data.train))
         t0 = time.perf_counter()
         ro = sample(cfg, models, [data.train[i] for i in idx], [data.train_ids[i] for i in idx], seed=cfg.seed * 100_003 + it, max_new_tokens=cfg.max_new_tokens)
         t1 = time.perf_counter()
         score_rollout(cfg, models, ro, device)
-        if ro.values is not None:  # else the training forward supplies V_old (ppo.old_values=auto)
+        if not cfg.old_values_from_training:  # else the training forward supplies V_old (ppo.old_values=auto)
             compute_advantages(cfg, ro, kl_ctl.value)
         t2 = time.perf_counter()
         metrics = update(cfg, models, optimizers, ro, ptx, it, device, ema, beta=kl_ctl.value)

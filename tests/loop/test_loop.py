@@ -185,6 +185,22 @@ def test_only_retrains_a_finished_training_stage_and_resumes_an_unfinished_one(t
     assert L._trains("base") and L._trains("round-0/sft") and L._trains("round-2/ppo-noptx") and not L._trains("round-2/eval") and not L._trains("round-1/data")
 
 
+@pytest.mark.parametrize("kind", ["head", "none"])
+def test_ppo_stage_initialises_only_a_separate_value_network_from_the_rm(tmp_path, monkeypatch, kind):
+    """A value head, or no value function (rloo), takes no value.init: the stage must not pass the RM."""
+    import instructrl.ppo
+    from instructrl.loop.stages import train_ppo
+
+    seen = []
+    monkeypatch.setattr(instructrl.ppo, "train", lambda c: seen.append(c))
+    ppo = {"value": {"kind": kind}} | ({"ppo": {"advantage": "rloo", "group_size": 4}} if kind == "none" else {})
+    cfg = build(LoopConfig, {"runs_dir": str(tmp_path), "rounds": 1, "ppo": ppo})
+    train_ppo(cfg, cfg.root, 1)
+    (c,) = seen
+    assert c.value.kind == kind and c.value.init is None
+    assert c.reward.model == str(cfg.root / "round-1" / "rm" / "final")
+
+
 @pytest.mark.parametrize("reward", [None, "task"])
 def test_ppo_stage_reward_is_the_rm_or_the_gold_grader(tmp_path, monkeypatch, reward):
     """The PPO stage optimises the round's RM; `ppo.reward.kind=task` swaps in the spec

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from instructrl.ppo.advantages import gae
+from instructrl.ppo.advantages import gae, rloo
 from instructrl.ppo.kl import AdaptiveKL, FixedKL, kl_penalty_rewards
 from instructrl.ppo.losses import clipped_policy_loss, clipped_value_loss, explained_variance, ptx_loss
 
@@ -52,6 +52,24 @@ def test_gae_with_gamma_lambda_one_and_zero_values_is_reward_to_go():
 def test_gae_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="must match"):
         gae(torch.zeros(2, 3), torch.zeros(2, 4), torch.ones(2, 3))
+
+
+def test_rloo_is_each_return_minus_the_mean_of_the_others_in_its_group():
+    g = torch.tensor([1.0, 2.0, 3.0, 6.0, 5.0, 5.0, -1.0, 1.0])
+    adv = rloo(g, 4)
+    expected = [1 - 11 / 3, 2 - 10 / 3, 3 - 9 / 3, 6 - 6 / 3, 5 - 5 / 3, 5 - 5 / 3, -1 - 11 / 3, 1 - 9 / 3]
+    assert adv.tolist() == pytest.approx(expected)
+    # pairs: the two responses' returns minus each other
+    assert rloo(torch.tensor([0.5, -0.5]), 2).tolist() == pytest.approx([1.0, -1.0])
+    # within a group the advantages sum to 0, and equal returns give 0
+    assert rloo(g, 4).view(2, 4).sum(1).tolist() == pytest.approx([0.0, 0.0])
+    assert rloo(torch.full((6,), 0.7), 3).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("shape,k", [((6,), 4), ((4,), 1), ((2, 2), 2)])
+def test_rloo_rejects_partial_groups(shape, k):
+    with pytest.raises(ValueError, match="whole groups"):
+        rloo(torch.zeros(shape), k)
 
 
 def test_clipped_policy_loss_hand_computed():

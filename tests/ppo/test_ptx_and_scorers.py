@@ -108,6 +108,11 @@ def test_reward_model_scorer_reads_tokens_or_retokenizes_alike():
         ({"kl": {"coef": -1}}, "kl.coef"),
         ({"ppo": {"gamma": 1.5}}, "gamma"),
         ({"bogus": 1}, "unknown config key"),
+        ({"ppo": {"advantage": "rloo", "group_size": 4}}, "value.kind='none'"),
+        ({"value": {"kind": "none"}}, "ppo.advantage='rloo'"),
+        ({"ppo": {"advantage": "rloo"}, "value": {"kind": "none"}}, "group_size >= 2"),
+        ({"batch_size": 8, "ppo": {"minibatches": 2, "group_size": 3}}, "group_size=3"),
+        ({"value": {"kind": "none", "init": "runs/rm"}, "ppo": {"advantage": "rloo", "group_size": 2}}, "value.init"),
     ],
 )
 def test_config_rejects_bad_values(override, match):

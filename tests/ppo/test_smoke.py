@@ -137,3 +137,54 @@ def test_old_values_from_the_training_forward_equal_a_scoring_forward(tmp_path):
     for ra, rs in zip(out["auto"][1], out["scoring"][1]):
         for key in ("ppo/value_loss", "ppo/policy_loss", "ppo/explained_variance", "reward/score_mean", "ppo/kl_to_ref"):
             assert ra[key] == pytest.approx(rs[key], rel=1e-3, abs=1e-4), key
+
+
+def test_rloo_trains_without_a_value_function_and_resumes(tmp_path, capsys):
+    """ppo.advantage=rloo: groups of responses per prompt, no value network or head (none
+    saved, no value metrics), the policy trains, and a resumed run ends where a full one does."""
+    args = [*BASE, "episodes=16", "batch_size=8", "ppo.advantage=rloo", "ppo.group_size=4", "value.kind=none", "save_every=1",
+            "reward.missing_eos_penalty=null"]  # the untrained model rarely ends: the penalty would give every response -1, so no gradient
+    ppo_train = sys.modules["instructrl.ppo.train"]
+    cfg = load_config(PPOConfig, None, [*args, f"output_dir={tmp_path / 'full'}"])
+    assert ppo_train.batch_prompts(cfg, 0, 40)[:4] == [ppo_train.batch_prompts(cfg, 0, 40)[0]] * 4
+    assert len(set(ppo_train.batch_prompts(cfg, 0, 40))) == 2  # 8 episodes = 2 prompts x 4
+    seen = []
+    real = ppo_train.compute_advantages
+
+    def spy(c, ro, beta):
+        real(c, ro, beta)
+        seen.append((ro.advantages.clone(), ro.response_mask.clone(), [p.as_text() for p in ro.prompts]))
+
+    ppo_train.compute_advantages = spy
+    try:
+        final = train(cfg)
+    finally:
+        ppo_train.compute_advantages = real
+    adv, m, prompts = seen[0]
+    assert prompts[:4] == [prompts[0]] * 4 and prompts[4] != prompts[0]
+    per_episode = adv.sum(1) / m.sum(1)  # one advantage on every token of an episode
+    assert torch.allclose(adv, per_episode[:, None] * m, atol=1e-5)
+    assert not (tmp_path / "full" / "value").exists()
+    log = rows(tmp_path / "full")
+    assert [r["step"] for r in log] == [1, 2]
+    assert all("ppo/value_loss" not in r and "ppo/explained_variance" not in r for r in log)
+    assert all(math.isfinite(r["ppo/policy_loss"]) and math.isfinite(r["ppo/approx_kl"]) for r in log)
+    from instructrl.models import build_tiny
+
+    init = build_tiny("tiny")[0].state_dict()
+    w = load_file(final / "model.safetensors")
+    assert any(not torch.equal(w[k], init[k]) for k in w)
+    # resume: stop after iteration 1's checkpoint (a run of 1 iteration's checkpoint), then finish
+    import shutil
+
+    killed = tmp_path / "killed"
+    shutil.copytree(tmp_path / "full", killed)
+    shutil.rmtree(killed / "final")
+    shutil.rmtree(killed / "checkpoints" / "step-2", ignore_errors=True)
+    cfg2 = load_config(PPOConfig, None, [*args, f"output_dir={killed}"])
+    capsys.readouterr()
+    resumed = train(cfg2)
+    assert "resumed from" in capsys.readouterr().out
+    w2 = load_file(resumed / "model.safetensors")
+    for k in w:
+        torch.testing.assert_close(w2[k], w[k], rtol=0, atol=1e-6)
