@@ -91,7 +91,8 @@ class LoopEvalConfig:
     best_of: int = field(
         0,
         help="with eval.reference: also judge the best of SFT's greedy answer and this many T=1 samples, picked by the "
-        "grader (an oracle reranker of SFT's own answers; 0 = off)",
+        "grader (round 1: an oracle reranker of SFT's own answers) and by each round's RM (rejection sampling, the "
+        "baseline PPO has to beat); 0 = off",
     )
     interval: Literal["bootstrap", "wilson"] = field(
         "bootstrap",

@@ -237,6 +237,29 @@ def _head_to_head(cfg: LoopConfig, batch: str, prompts: Sequence[Prompt], a: lis
     return {**wr.to_dict(), "interval": cfg.eval.interval, **other_interval(cfg.eval.interval, records, cfg.seed)}, records
 
 
+def _reference_prompts(cfg: LoopConfig, prompts: Sequence[Prompt]) -> list[tuple[int, str]]:
+    """(index, demonstration) of the test prompts that carry a spec the demonstrator answers."""
+    from instructrl.tasks.demonstrator import try_demonstrate
+
+    return [(i, demo) for i, p in enumerate(prompts) if p.metadata.get("spec") and (demo := try_demonstrate(p, seed=cfg.seed)) is not None]
+
+
+def sft_candidates(cfg: LoopConfig, prompts: Sequence[Prompt], sft_texts: Sequence[str], sft: Path, cache: Path,
+                   earlier: Sequence[Path] = ()) -> list[list[str]]:
+    """Per prompt, SFT's evaluation answer followed by ``eval.best_of`` of its T=1 samples:
+    the candidates the reference's oracle and each round's RM pick from. The samples are
+    cached in ``cache`` (or read from an ``earlier`` round's file written under the same key)."""
+    n = cfg.eval.best_of
+    key = {**_generation_key(cfg, sft, prompts), "sample_temperature": 1.0, "best_of": n}
+    samples = next((got for f in (cache, *earlier) if (got := _read_cache(f, prompts, key)) is not None), None)
+    if samples is None:
+        from .stages import sample_responses
+
+        samples = sample_responses(str(sft), prompts, n, max_new_tokens=cfg.eval.max_new_tokens, temperature=1.0, seed=cfg.seed + 1)
+    _write_cache(cache, prompts, samples, key)
+    return [[s0, *ss] for s0, ss in zip(sft_texts, samples)]
+
+
 def reference_points(cfg: LoopConfig, prompts: Sequence[Prompt], sft_responses: Sequence[str], sft: Path, d: Path) -> dict[str, Any] | None:
     """What the win rate against SFT can reach with this panel, to read the policies' numbers
     by (simulated panel only; None when no test prompt has a demonstration). ``demonstrator``:
@@ -247,9 +270,8 @@ def reference_points(cfg: LoopConfig, prompts: Sequence[Prompt], sft_responses: 
     oracle reranker of what SFT already says: a policy that beats it answers better than
     anything SFT puts forward in N + 1 tries."""
     from instructrl.tasks import grade
-    from instructrl.tasks.demonstrator import try_demonstrate
 
-    keep = [(i, demo) for i, p in enumerate(prompts) if p.metadata.get("spec") and (demo := try_demonstrate(p, seed=cfg.seed)) is not None]
+    keep = _reference_prompts(cfg, prompts)
     if not keep:
         return None
     ps, sft_texts = [prompts[i] for i, _ in keep], [sft_responses[i] for i, _ in keep]
@@ -258,18 +280,40 @@ def reference_points(cfg: LoopConfig, prompts: Sequence[Prompt], sft_responses: 
                                            d / "winrate-demonstrator.jsonl")
     n = cfg.eval.best_of
     if n > 0:
-        cache = d / f"responses-sft-best-of-{n}.jsonl"
-        key = {**_generation_key(cfg, sft, ps), "sample_temperature": 1.0, "best_of": n}
-        best = _read_cache(cache, ps, key)
-        if best is None:
-            from .stages import sample_responses
-
-            samples = sample_responses(str(sft), ps, n, max_new_tokens=cfg.eval.max_new_tokens, temperature=1.0, seed=cfg.seed + 1)
-            best = [max([s0, *ss], key=lambda s, p=p: grade(p, s).quality) for p, s0, ss in zip(ps, sft_texts, samples)]
-            _write_cache(cache, ps, best, key)
+        cands = sft_candidates(cfg, ps, sft_texts, sft, d / f"samples-sft-t1-{n}.jsonl")
+        best = [max(c, key=lambda s, p=p: grade(p, s).quality) for p, c in zip(ps, cands)]
+        write_jsonl(d / f"responses-sft-best-of-{n}.jsonl", ({"prompt_id": p.id, "response": t} for p, t in zip(ps, best)))
         out["best_of"], _ = _head_to_head(cfg, f"round-1/eval-sft-best-of-{n}-vs-sft", ps, best, sft_texts, d / f"winrate-sft-best-of-{n}.jsonl")
         out["best_of_n"] = n
     return out
+
+
+def rm_best_of(cfg: LoopConfig, root: Path, k: int, prompts: Sequence[Prompt], sft_responses: Sequence[str], d: Path) -> dict[str, Any] | None:
+    """Rejection sampling with round ``k``'s RM, the baseline PPO has to beat to be worth its
+    cost: among the reference's candidates (SFT's answer and ``eval.best_of`` T=1 samples,
+    same prompts) the one the RM scores highest (SFT's answer on ties), judged against SFT's
+    answers by the held-out panel. ``greedy_share``: how often the RM keeps SFT's answer."""
+    from instructrl.reward import load_reward_model, score
+
+    n = cfg.eval.best_of
+    keep = _reference_prompts(cfg, prompts)
+    if not keep or n <= 0:
+        return None
+    ps, sft_texts = [prompts[i] for i, _ in keep], [sft_responses[i] for i, _ in keep]
+    name = f"samples-sft-t1-{n}.jsonl"
+    cands = sft_candidates(cfg, ps, sft_texts, root / "round-0" / "sft" / "final", d / name,
+                           [root / f"round-{j}" / "eval" / name for j in range(k - 1, 0, -1)])
+    rm = load_reward_model(str(root / f"round-{k}" / "rm" / "final"))
+    flat = score(rm, [p for p, c in zip(ps, cands) for _ in c], [t for c in cands for t in c])
+    picks, at = [], 0
+    for c in cands:
+        s = flat[at : at + len(c)]
+        picks.append(max(range(len(c)), key=lambda j: (s[j], -j)))  # the first (SFT's answer) on ties
+        at += len(c)
+    best = [c[j] for c, j in zip(cands, picks)]
+    write_jsonl(d / f"responses-rm-best-of-{n}.jsonl", ({"prompt_id": p.id, "response": t} for p, t in zip(ps, best)))
+    wr, _ = _head_to_head(cfg, f"round-{k}/eval-rm-best-of-{n}-vs-sft", ps, best, sft_texts, d / f"winrate-rm-best-of-{n}.jsonl")
+    return {"n": n, "n_prompts": len(ps), "win_rate": wr, "greedy_share": sum(j == 0 for j in picks) / len(picks)}
 
 
 def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
@@ -309,6 +353,10 @@ def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
         ref = reference_points(cfg, prompts, responses["sft"], sft, d)
         if ref is not None:
             result["reference"] = ref
+    if k >= 1 and panel is not None and cfg.eval.reference and cfg.eval.best_of > 0:
+        bon = rm_best_of(cfg, root, k, prompts, responses["sft"], d)
+        if bon is not None:
+            result["rm_best_of"] = bon
     if k >= 2 and cfg.eval.vs_previous and "ppo" in policies:
         result["policies"]["ppo"]["win_rate_vs_previous"] = _vs_previous(cfg, root, k, prompts, responses["ppo"])
     sft_loss = result["policies"]["sft"]["heldout_ptx_loss"]

@@ -155,6 +155,13 @@ def summary_table(rounds: list[dict[str, Any]]) -> str:
             line += (f"; the best of SFT's answer and {ref['best_of_n']} of its T=1 samples, picked by the grader, "
                      f"{b['win_rate']:.3f} ({b['ci_low']:.3f}-{b['ci_high']:.3f})")
         lines.append(line + ".")
+    for r in rounds:  # rejection sampling with the round's RM: what PPO has to beat to be worth it
+        b = r.get("rm_best_of")
+        if b:
+            wr, ppo = b["win_rate"], r["policies"].get("ppo", {}).get("win_rate")
+            lines.append(f"\nRound {r['round']}'s RM picking among the same {b['n'] + 1} candidates (best-of-{b['n'] + 1} rejection sampling, "
+                         f"{b['n_prompts']} prompts): {wr['win_rate']:.3f} ({wr['ci_low']:.3f}-{wr['ci_high']:.3f}) against SFT, "
+                         f"SFT's own answer kept on {b['greedy_share']:.0%}" + (f"; its PPO policy {ppo['win_rate']:.3f} on all test prompts." if ppo else "."))
     for r in rounds:  # does iteration pay? each round against the one before, head to head
         wr = r["policies"].get("ppo", {}).get("win_rate_vs_previous")
         if wr:

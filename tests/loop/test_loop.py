@@ -53,6 +53,7 @@ def test_two_round_loop_resumes_after_kill(tmp_path):
     # finished stages were not rerun
     assert {d: (root / d / "STAGE_DONE").read_text() for d in before} == before
     assert "=== [5/12] round-1/data ===" not in out.stdout and "round-2/eval ===" in out.stdout
+    ev_ref_n = json.loads((root / "round-1" / "eval" / "eval.json").read_text())["reference"]["n_prompts"]
     for k in (1, 2):
         ev = json.loads((root / f"round-{k}" / "eval" / "eval.json").read_text())
         ppo = ev["policies"]["ppo"]
@@ -68,6 +69,8 @@ def test_two_round_loop_resumes_after_kill(tmp_path):
             assert 0 < ref["n_prompts"] <= 16 and ref["demonstrator"]["n"] == ref["best_of"]["n"] == ref["n_prompts"] and ref["best_of_n"] == 2
         else:
             assert ref is None
+        bon = ev["rm_best_of"]  # every round: its RM picking among the same SFT answer + 2 samples
+        assert bon["n"] == 2 and bon["win_rate"]["n"] == bon["n_prompts"] == ev_ref_n and 0.0 <= bon["greedy_share"] <= 1.0
         h2h = ppo.get("win_rate_vs_previous")  # round 2 judged head to head against round 1
         assert h2h is None if k == 1 else (h2h["n"] == 16 and h2h["previous_round"] == 1)
     # the RM of round 2 trained on the rankings of rounds 1 and 2
@@ -77,6 +80,7 @@ def test_two_round_loop_resumes_after_kill(tmp_path):
     report = (root / "report.md").read_text()
     assert "## Where round 2 gained and lost" in report and "| constraint | instances |" in report
     assert "## Reward models and labelers" in report and f"| 2 | {n2} | " in report
+    assert "Round 2's RM picking among the same 3 candidates" in report
     assert set(ppo["by_spec"]) == {"task_done", "constraint_met"}
     assert "Round 2 vs round 1, head to head: win rate" in report
     assert "test prompts the demonstrator answers: its answers against SFT's win" in report and "2 of its T=1 samples" in report
