@@ -22,6 +22,10 @@ the same allocator settings and ``instructrl_nomalloc`` runs instructrl without 
 Then instructrl's cheaper configurations: a LoRA policy whose reference is its own base
 with adapters disabled (one copy of the weights), and a value head on the policy (one
 backbone forward serves log-probs and values), alone and together.
+``rloo`` drops the value network instead (``ppo.advantage=rloo``, groups of
+``--rloo-group`` responses per prompt; not the paper's method):
+
+    python benchmarks/ppo.py --updates 4 --configs instructrl,rloo
 
 Speed is the mean over updates after the first (which pays one-off allocation costs);
 the training score is the mean RM score of the sampled episodes over all updates; both sides
@@ -62,7 +66,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = ("trl", "instructrl", "lora", "head", "lora_head", "trl_malloc", "instructrl_nomalloc")
+CONFIGS = ("trl", "instructrl", "lora", "head", "lora_head", "trl_malloc", "instructrl_nomalloc", "rloo")
 # instructrl keeps freed memory in the process on glibc (``instructrl.runtime.tune_cpu_allocator``).
 # ``trl_malloc`` runs TRL with the same allocator settings (through glibc's environment
 # variables), ``instructrl_nomalloc`` runs instructrl without them: the ratio between
@@ -152,6 +156,9 @@ def run_instructrl(a: argparse.Namespace, paths: dict, variant: str) -> dict:
         over["optim"]["lr"] = a.lora_lr
     if variant in ("head", "lora_head"):
         over["value"]["kind"] = "head"
+    if variant == "rloo":  # REINFORCE leave-one-out, no value network (not the paper's method)
+        over["value"]["kind"] = "none"
+        over["ppo"] |= {"advantage": "rloo", "group_size": a.rloo_group}
     cfg = load_config(PPOConfig, None, over)
     t0 = time.perf_counter()
     final = train(cfg, generator=ReplayGenerator(a.replay) if a.replay else None)
@@ -509,6 +516,10 @@ def report(results: dict, a: argparse.Namespace, evals: dict | None = None) -> s
     if "instructrl_nomalloc" in results and "instructrl" in results:
         u, i = results["instructrl_nomalloc"], results["instructrl"]
         lines += [f"instructrl's allocator tuning alone (instructrl / instructrl_nomalloc): {i['episodes_per_s'] / u['episodes_per_s']:.2f}x"]
+    if "rloo" in results and "instructrl" in results:
+        r, i = results["rloo"], results["instructrl"]
+        lines += [f"RLOO (group of {a.rloo_group}, no value network) / PPO episodes/s: {r['episodes_per_s'] / i['episodes_per_s']:.2f}x; "
+                  f"peak memory {r['peak_rss_gb']:.2f} vs {i['peak_rss_gb']:.2f} GB"]
     if evals:
         first = next(iter(evals.values()))
         n, k = len(first["scores"]), first.get("samples_per_prompt", 1)
@@ -545,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minibatches", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lr", type=float, default=3e-6, help="policy and value learning rate (both sides)")
+    ap.add_argument("--rloo-group", type=int, default=4, help="responses per prompt of the rloo configuration (it must divide --batch)")
     ap.add_argument("--lora-lr", type=float, default=1e-4, help="policy learning rate of the LoRA configurations")
     ap.add_argument("--adam-eps", type=float, default=1e-5, help="Adam epsilon of policy and value (both sides)")
     ap.add_argument("--seed", type=int, default=0, help="prompts, the RM's head, held-out sampling, and training unless --train-seed")
