@@ -461,6 +461,17 @@ def batch_prompts(cfg: PPOConfig, iteration: int, n_prompts: int) -> list[int]:
     return [i for i in global_batch(iteration, n_prompts, cfg.batch_size // k, cfg.seed) for _ in range(k)]
 
 
+def flat_groups_warning(cfg: PPOConfig, ro: Rollout, iteration: int) -> str | None:
+    """rloo: a warning when every response in every group got the same return, so every
+    advantage is 0 and the batch cannot move the policy (e.g. ``reward.missing_eos_penalty``
+    on a model that never ends its responses within ``max_new_tokens``)."""
+    if cfg.ppo.advantage != "rloo" or ro.advantages is None or bool(ro.advantages.abs().gt(0).any()):
+        return None
+    every = "responses never emitted EOS, so all scored reward.missing_eos_penalty" if not bool(ro.finished.any()) else "responses to each prompt scored alike"
+    return (f"ppo: warning: iteration {iteration + 1}: every advantage is 0 ({every}); with ppo.advantage=rloo only differences "
+            f"within a prompt's {cfg.ppo.group_size} responses teach, so this batch leaves the policy as it was")
+
+
 def rollout_metrics(ro: Rollout, kl_coef: float) -> dict[str, float]:
     m = ro.response_mask
     lengths = m.sum(1).float()
@@ -506,6 +517,7 @@ def train(cfg: PPOConfig, *, scorer: Scorer | None = None, generator: Generation
     if start == 0 and (note := warmup_warning(total, cfg.optim.warmup_iterations, cfg.optim.warmup_start)):
         print(note)
     bar = _progress(cfg, total, start)
+    warned_flat = False
     for it in range(start, total):
         mult = lr_multiplier(it, total, cfg.optim.warmup_iterations, cfg.optim.warmup_start, cfg.optim.decay)
         optimizers[0].param_groups[0]["lr"] = cfg.optim.lr * mult  # the value LR stays fixed (paper, §3a)
@@ -516,6 +528,9 @@ def train(cfg: PPOConfig, *, scorer: Scorer | None = None, generator: Generation
         score_rollout(cfg, models, ro, device)
         if not cfg.old_values_from_training:  # else the training forward supplies V_old (ppo.old_values=auto)
             compute_advantages(cfg, ro, kl_ctl.value)
+        if not warned_flat and (note := flat_groups_warning(cfg, ro, it)):
+            print(note)
+            warned_flat = True
         t2 = time.perf_counter()
         metrics = update(cfg, models, optimizers, ro, ptx, it, device, ema, beta=kl_ctl.value)
         metrics.update(rollout_metrics(ro, kl_ctl.value))

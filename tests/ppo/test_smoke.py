@@ -188,3 +188,19 @@ def test_rloo_trains_without_a_value_function_and_resumes(tmp_path, capsys):
     w2 = load_file(resumed / "model.safetensors")
     for k in w:
         torch.testing.assert_close(w2[k], w[k], rtol=0, atol=1e-6)
+
+
+def test_rloo_warns_when_every_advantage_is_zero(tmp_path, capsys):
+    """An untrained model never ends within 8 tokens: with the missing-EOS penalty every
+    response scores -1, each group's returns are equal at the first iteration, nothing trains,
+    and the run says why (once)."""
+    cfg = load_config(PPOConfig, None, [*BASE, f"output_dir={tmp_path / 'run'}", "episodes=16", "batch_size=8", "ppo.advantage=rloo",
+                                         "ppo.group_size=4", "value.kind=none", "kl.coef=0"])
+    final = train(cfg)
+    out = capsys.readouterr().out
+    assert out.count("every advantage is 0") == 1 and "never emitted EOS" in out and "iteration 1" in out
+    from instructrl.models import build_tiny
+
+    init = build_tiny("tiny")[0].state_dict()
+    w = load_file(final / "model.safetensors")
+    assert all(torch.equal(w[k], init[k]) for k in w)  # the warning told the truth
