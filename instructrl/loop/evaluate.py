@@ -56,9 +56,14 @@ def _read_cache(cache: Path, prompts: Sequence[Prompt], key: dict[str, Any] | No
     return [r["response"] for r in rows]
 
 
-def _write_cache(cache: Path, prompts: Sequence[Prompt], texts: Sequence[str], key: dict[str, Any]) -> None:
+def _write_responses(path: Path, prompts: Sequence[Prompt], texts: Sequence[Any]) -> None:
+    """One row per prompt: its id and its response(s)."""
+    write_jsonl(path, ({"prompt_id": p.id, "response": t} for p, t in zip(prompts, texts)))
+
+
+def _write_cache(cache: Path, prompts: Sequence[Prompt], texts: Sequence[Any], key: dict[str, Any]) -> None:
     """``texts`` (one per prompt) to ``cache``, with ``key`` beside it for ``_read_cache``."""
-    write_jsonl(cache, ({"prompt_id": p.id, "response": t} for p, t in zip(prompts, texts)))
+    _write_responses(cache, prompts, texts)
     write_text_atomic(cache.with_suffix(".key.json"), json.dumps(key))
 
 
@@ -251,12 +256,14 @@ def sft_candidates(cfg: LoopConfig, prompts: Sequence[Prompt], sft_texts: Sequen
     cached in ``cache`` (or read from an ``earlier`` round's file written under the same key)."""
     n = cfg.eval.best_of
     key = {**_generation_key(cfg, sft, prompts), "sample_temperature": 1.0, "best_of": n}
-    samples = next((got for f in (cache, *earlier) if (got := _read_cache(f, prompts, key)) is not None), None)
-    if samples is None:
-        from .stages import sample_responses
+    samples = _read_cache(cache, prompts, key)
+    if samples is None:  # an earlier round's samples, copied; else drawn
+        samples = next((got for f in earlier if (got := _read_cache(f, prompts, key)) is not None), None)
+        if samples is None:
+            from .stages import sample_responses
 
-        samples = sample_responses(str(sft), prompts, n, max_new_tokens=cfg.eval.max_new_tokens, temperature=1.0, seed=cfg.seed + 1)
-    _write_cache(cache, prompts, samples, key)
+            samples = sample_responses(str(sft), prompts, n, max_new_tokens=cfg.eval.max_new_tokens, temperature=1.0, seed=cfg.seed + 1)
+        _write_cache(cache, prompts, samples, key)
     return [[s0, *ss] for s0, ss in zip(sft_texts, samples)]
 
 
@@ -282,7 +289,7 @@ def reference_points(cfg: LoopConfig, prompts: Sequence[Prompt], sft_responses: 
     if n > 0:
         cands = sft_candidates(cfg, ps, sft_texts, sft, d / f"samples-sft-t1-{n}.jsonl")
         best = [max(c, key=lambda s, p=p: grade(p, s).quality) for p, c in zip(ps, cands)]
-        write_jsonl(d / f"responses-sft-best-of-{n}.jsonl", ({"prompt_id": p.id, "response": t} for p, t in zip(ps, best)))
+        _write_responses(d / f"responses-sft-best-of-{n}.jsonl", ps, best)
         out["best_of"], _ = _head_to_head(cfg, f"round-1/eval-sft-best-of-{n}-vs-sft", ps, best, sft_texts, d / f"winrate-sft-best-of-{n}.jsonl")
         out["best_of_n"] = n
     return out
@@ -296,8 +303,8 @@ def rm_best_of(cfg: LoopConfig, root: Path, k: int, prompts: Sequence[Prompt], s
     from instructrl.reward import load_reward_model, score
 
     n = cfg.eval.best_of
-    keep = _reference_prompts(cfg, prompts)
-    if not keep or n <= 0:
+    keep = _reference_prompts(cfg, prompts) if n > 0 else []
+    if not keep:
         return None
     ps, sft_texts = [prompts[i] for i, _ in keep], [sft_responses[i] for i, _ in keep]
     name = f"samples-sft-t1-{n}.jsonl"
@@ -311,7 +318,7 @@ def rm_best_of(cfg: LoopConfig, root: Path, k: int, prompts: Sequence[Prompt], s
         picks.append(max(range(len(c)), key=lambda j: (s[j], -j)))  # the first (SFT's answer) on ties
         at += len(c)
     best = [c[j] for c, j in zip(cands, picks)]
-    write_jsonl(d / f"responses-rm-best-of-{n}.jsonl", ({"prompt_id": p.id, "response": t} for p, t in zip(ps, best)))
+    _write_responses(d / f"responses-rm-best-of-{n}.jsonl", ps, best)
     wr, _ = _head_to_head(cfg, f"round-{k}/eval-rm-best-of-{n}-vs-sft", ps, best, sft_texts, d / f"winrate-rm-best-of-{n}.jsonl")
     return {"n": n, "n_prompts": len(ps), "win_rate": wr, "greedy_share": sum(j == 0 for j in picks) / len(picks)}
 

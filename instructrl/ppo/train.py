@@ -345,43 +345,41 @@ def ptx_backward(cfg: PPOConfig, models: Models, ptx: PtxData, step: int, n_seqs
 
 
 def ppo_minibatch_loss(cfg: PPOConfig, models: Models, mb: Rollout, device: torch.device, beta: float | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Clipped policy loss + value.coef * clipped value loss on one minibatch.
+    """Clipped policy loss + value.coef * clipped value loss on one minibatch (the policy
+    loss alone with value.kind=none: rloo's advantages were computed after scoring).
 
     ``mb.values is None`` (``ppo.old_values=auto``, one epoch of one minibatch): V_old is this
     forward's values, detached, and the advantages are computed here, before the backward,
     with KL coefficient ``beta``."""
     ids, mask, target = mb.input_ids.to(device), mb.attention_mask.to(device), mb.target_mask.to(device)
-    R = mb.response_mask.shape[1]
     lp, ent, head_v = models.policy(ids, mask, target, cfg.temperature, with_entropy=True)
     new_lp = lp[:, mb.prompt_width :]
     m = mb.response_mask.to(device)
-    if cfg.value.kind == "none":  # rloo: the advantages were computed after scoring
-        pl = clipped_policy_loss(new_lp, mb.logprobs.to(device), mb.advantages.to(device), m, cfg.ppo.clip)
-        return pl.loss, _policy_stats(pl, ent, mb, m)
-    if models.value is not None:
-        from instructrl.models.heads import scalar_values
+    with_value = cfg.value.kind != "none"
+    if with_value:
+        if models.value is not None:
+            from instructrl.models.heads import scalar_values
 
-        head_v = scalar_values(models.value, ids, mask, mb.position_ids.to(device))
-    values = response_values(head_v, mb.prompt_width, R)
-    if mb.values is None:
-        if beta is None:
-            raise ValueError("old values from the training forward need the KL coefficient (beta)")
-        mb.values = values.detach().cpu() * mb.response_mask
-        compute_advantages(cfg, mb, beta)
+            head_v = scalar_values(models.value, ids, mask, mb.position_ids.to(device))
+        values = response_values(head_v, mb.prompt_width, mb.response_mask.shape[1])
+        if mb.values is None:
+            if beta is None:
+                raise ValueError("old values from the training forward need the KL coefficient (beta)")
+            mb.values = values.detach().cpu() * mb.response_mask
+            compute_advantages(cfg, mb, beta)
     pl = clipped_policy_loss(new_lp, mb.logprobs.to(device), mb.advantages.to(device), m, cfg.ppo.clip)
-    vl = clipped_value_loss(values, mb.values.to(device), mb.returns.to(device), m, cfg.value.clip)
-    stats = _policy_stats(pl, ent, mb, m) | {"ppo/value_loss": vl.loss.detach(), "ppo/value_clipfrac": vl.clipfrac}
-    return pl.loss + cfg.value.coef * vl.loss, stats
-
-
-def _policy_stats(pl, ent: torch.Tensor, mb: Rollout, m: torch.Tensor) -> dict[str, torch.Tensor]:
-    return {
+    stats = {
         "ppo/policy_loss": pl.loss.detach(),
         "ppo/approx_kl": pl.approx_kl,
         "ppo/clipfrac": pl.clipfrac,
         "ppo/ratio": pl.ratio_mean,
         "ppo/entropy": masked_mean(ent[:, mb.prompt_width :], m).detach(),
     }
+    if not with_value:
+        return pl.loss, stats
+    vl = clipped_value_loss(values, mb.values.to(device), mb.returns.to(device), m, cfg.value.clip)
+    stats |= {"ppo/value_loss": vl.loss.detach(), "ppo/value_clipfrac": vl.clipfrac}
+    return pl.loss + cfg.value.coef * vl.loss, stats
 
 
 def update(cfg: PPOConfig, models: Models, optimizers, ro: Rollout, ptx: PtxData | None, iteration: int, device: torch.device, ema: EMA | None, beta: float | None = None) -> dict[str, float]:
