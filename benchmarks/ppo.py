@@ -366,7 +366,8 @@ def run_eval(a: argparse.Namespace, paths: dict, policy: str, name: str) -> dict
     torch.set_num_threads(a.threads)
     from instructrl.config import load_config
     from instructrl.ppo import PPOConfig
-    from instructrl.ppo.train import build_models, evaluate, prepare_prompts, resolve_device
+    from instructrl.ppo.train import build_models, evaluate, prepare_prompts
+    from instructrl.runtime import resolve_device
 
     out = Path(paths["work"]) / "eval" / name
     cfg = load_config(

@@ -50,3 +50,21 @@ def set_up_process(threads: int) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def resolve_device(name: str):
+    """A torch device from a config value: ``auto`` is the first CUDA GPU when torch sees one,
+    else the CPU; ``cpu``, ``cuda``, ``cuda:1`` ... as given, a CUDA device that torch cannot
+    see being an error that says so (rather than a failure at the first tensor moved there)."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise ValueError(f"device {name!r}: not a torch device (auto | cpu | cuda[:i]): {e}") from e
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"device {name!r}: torch sees {torch.cuda.device_count() if torch.cuda.is_available() else 0} CUDA "
+                         f"device(s) (torch {torch.__version__}, built with CUDA {torch.version.cuda})")
+    return device

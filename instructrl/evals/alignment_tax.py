@@ -64,13 +64,14 @@ def hf_nll(model: Any, tokenizer: Any, texts: Sequence[str], *, max_seq_len: int
     from instructrl.models import lm_loss_sum
 
     chunks = [ex for t in texts for ex in tokenize_text(tokenizer, t, max_seq_len, append_eos)]
+    device = next(model.parameters()).device  # the batches go where the model is
     total, n = 0.0, 0
     was_training = model.training
     model.eval()
     with torch.no_grad():
         for s in range(0, len(chunks), batch_size):
             b = pad_batch(chunks[s : s + batch_size], tokenizer.pad_token_id, side="right")  # real tokens keep positions 0..L-1
-            loss, k = lm_loss_sum(model, b.input_ids, b.labels, b.attention_mask)
+            loss, k = lm_loss_sum(model, b.input_ids.to(device), b.labels.to(device), b.attention_mask.to(device))
             total += float(loss)
             n += k
     model.train(was_training)

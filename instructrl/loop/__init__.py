@@ -67,8 +67,10 @@ def run(cfg: LoopConfig, only: str | None = None) -> Path:
     from instructrl.runtime import set_up_process
 
     from .report import summary_table, write_report, load_rounds
-    from .stages import is_done
+    from .stages import check_stage_configs, is_done, loop_device
 
+    loop_device(cfg)  # a CUDA device torch cannot see is an error now, not at the first sampling stage
+    check_stage_configs(cfg)  # a bad sft/rm/ppo override is an error before anything runs
     set_up_process(cfg.threads)
     root = cfg.root
     root.mkdir(parents=True, exist_ok=True)

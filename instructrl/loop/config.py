@@ -2,7 +2,8 @@
 
 Stage configs (``sft``, ``rm``, ``ppo``) are override mappings for ``SFTConfig``,
 ``RewardConfig`` and ``PPOConfig``; the loop fills in paths (data, models, output dirs) and
-the stage's own validation names any bad key. Presets are YAML files in
+builds every stage's config before any stage runs (``stages.check_stage_configs``), so the
+stage's own validation names a bad key at once. Presets are YAML files in
 ``instructrl/loop/presets/`` applied before the user's file and CLI overrides.
 """
 
@@ -125,6 +126,9 @@ class LoopConfig:
     rm: dict = field(default_factory=dict, help="overrides for the reward-model stage (RewardConfig keys)")
     ppo: dict = field(default_factory=dict, help="overrides for the PPO stage (PPOConfig keys)")
     eval: LoopEvalConfig = field(default_factory=LoopEvalConfig, help="per-round evaluation")
+    device: str = field("auto", help="where the loop's own sampling and scoring run (rankings' samples, evaluation, the base's "
+                        "documents) and PPO's default device: auto (a CUDA GPU when torch sees one, else the CPU) | cpu | cuda[:i]; "
+                        "SFT and the RM train where accelerate puts them (docs/loop.md)")
     threads: int = field(0, help="torch CPU threads (0: torch default)")
     progress: bool = field(True, help="progress display")
 

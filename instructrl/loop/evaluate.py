@@ -30,7 +30,7 @@ from instructrl.data.io import write_jsonl, write_text_atomic
 from instructrl.data.sources import load_texts
 
 from .config import LoopConfig
-from .stages import closed_test_prompts, mark_done, pretraining_text
+from .stages import closed_test_prompts, loop_device, mark_done, pretraining_text
 
 
 def _generation_key(cfg: LoopConfig, policy: Path, prompts: Sequence[Prompt]) -> dict[str, Any]:
@@ -84,7 +84,8 @@ def _responses(cfg: LoopConfig, policy: Path, prompts: Sequence[Prompt], cache: 
         if texts is not None:
             break
     else:
-        outs = sample_responses(str(policy), prompts, 1, max_new_tokens=cfg.eval.max_new_tokens, temperature=cfg.eval.temperature, seed=cfg.seed)
+        outs = sample_responses(str(policy), prompts, 1, max_new_tokens=cfg.eval.max_new_tokens, temperature=cfg.eval.temperature,
+                                seed=cfg.seed, device=loop_device(cfg))
         texts = [o[0] for o in outs]
     _write_cache(cache, prompts, texts, key)
     return texts
@@ -175,30 +176,32 @@ def spec_breakdown(prompts: Sequence[Prompt], responses: Sequence[str]) -> dict[
     return {"task_done": rates(tasks), "constraint_met": rates(constraints)}
 
 
-def rm_accuracy(rm_dir: Path, prompts, a: Sequence[str], b: Sequence[str], verdicts: Sequence[float]) -> dict[str, float]:
+def rm_accuracy(rm_dir: Path, prompts, a: Sequence[str], b: Sequence[str], verdicts: Sequence[float],
+                device: str = "cpu") -> dict[str, float]:
     """Agreement of the RM with held-out labelers on the non-tied comparisons."""
     from instructrl.reward import load_reward_model, score
 
-    rm = load_reward_model(str(rm_dir))
+    rm = load_reward_model(str(rm_dir), device=device)
     ra, rb = score(rm, list(prompts), list(a)), score(rm, list(prompts), list(b))
     hits = [(x > y) == (v > 0.5) for x, y, v in zip(ra, rb, verdicts) if v != 0.5 and x != y]
     return {"rm_accuracy": float(sum(hits) / len(hits)) if hits else float("nan"), "rm_n": float(len(hits))}
 
 
 @torch.no_grad()
-def kl_to_reference(policy: Path, reference: Path, prompts: Sequence[Prompt], max_new_tokens: int, seed: int) -> float:
+def kl_to_reference(policy: Path, reference: Path, prompts: Sequence[Prompt], max_new_tokens: int, seed: int,
+                    device: str = "cpu") -> float:
     """Mean over T=1 samples of sum_t log pi(y_t) - log pi_ref(y_t) (nats per response)."""
     from instructrl.data.render import tokenize_prompt
     from instructrl.models import HFGenerator, load_causal_lm, token_logprobs
 
-    pol, tok = load_causal_lm(str(policy))
-    ref, _ = load_causal_lm(str(reference))
+    pol, tok = load_causal_lm(str(policy), device=device)
+    ref, _ = load_causal_lm(str(reference), device=device)
     pol.eval(), ref.eval()
     ids = [tokenize_prompt(tok, p) for p in prompts]
     g = HFGenerator(pol, tok.eos_token_id, tok.pad_token_id).generate(ids, max_new_tokens=max_new_tokens, temperature=1.0, seed=seed)
     total = 0.0
     for p, r in zip(ids, g.response_ids):
-        x = torch.tensor([p + r])
+        x = torch.tensor([p + r], device=device)
         tm = torch.zeros_like(x, dtype=torch.bool)
         tm[0, len(p) :] = True
         a, _ = token_logprobs(pol, x, tm)
@@ -207,11 +210,11 @@ def kl_to_reference(policy: Path, reference: Path, prompts: Sequence[Prompt], ma
     return total / max(1, len(prompts))
 
 
-def heldout_loss(policy: Path, texts: Sequence[str], append_eos: bool = True) -> float:
+def heldout_loss(policy: Path, texts: Sequence[str], append_eos: bool = True, device: str = "cpu") -> float:
     from instructrl.evals.alignment_tax import hf_nll
     from instructrl.models import load_causal_lm
 
-    model, tok = load_causal_lm(str(policy))
+    model, tok = load_causal_lm(str(policy), device=device)
     nll, n = hf_nll(model, tok, texts, max_seq_len=256, batch_size=16, append_eos=append_eos)
     return nll / max(1, n)
 
@@ -262,7 +265,8 @@ def sft_candidates(cfg: LoopConfig, prompts: Sequence[Prompt], sft_texts: Sequen
         if samples is None:
             from .stages import sample_responses
 
-            samples = sample_responses(str(sft), prompts, n, max_new_tokens=cfg.eval.max_new_tokens, temperature=1.0, seed=cfg.seed + 1)
+            samples = sample_responses(str(sft), prompts, n, max_new_tokens=cfg.eval.max_new_tokens, temperature=1.0, seed=cfg.seed + 1,
+                                       device=loop_device(cfg))
         _write_cache(cache, prompts, samples, key)
     return [[s0, *ss] for s0, ss in zip(sft_texts, samples)]
 
@@ -310,7 +314,7 @@ def rm_best_of(cfg: LoopConfig, root: Path, k: int, prompts: Sequence[Prompt], s
     name = f"samples-sft-t1-{n}.jsonl"
     cands = sft_candidates(cfg, ps, sft_texts, root / "round-0" / "sft" / "final", d / name,
                            [root / f"round-{j}" / "eval" / name for j in range(k - 1, 0, -1)])
-    rm = load_reward_model(str(root / f"round-{k}" / "rm" / "final"))
+    rm = load_reward_model(str(root / f"round-{k}" / "rm" / "final"), device=loop_device(cfg))
     flat = score(rm, [p for p, c in zip(ps, cands) for _ in c], [t for c in cands for t in c])
     picks, at = [], 0
     for c in cands:
@@ -347,14 +351,16 @@ def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
     texts = load_texts(str(text.heldout))
     result: dict[str, Any] = {"round": k, "n_prompts": len(prompts), "n_closed_extra": len(closed), "policies": {}}
     for name, path in policies.items():
-        row: dict[str, Any] = {"heldout_ptx_loss": heldout_loss(path, texts, append_eos=text.append_eos)}
+        row: dict[str, Any] = {"heldout_ptx_loss": heldout_loss(path, texts, append_eos=text.append_eos, device=loop_device(cfg))}
         if panel is not None:
             row.update(rating_summary(panel, prompts, responses[name], closed, closed_responses[name]))
         row["by_spec"] = spec_breakdown(prompts, responses[name])
         if name != "sft":
             row["win_rate"], records = _head_to_head(cfg, f"round-{k}/eval-{name}-vs-sft", prompts, responses[name], responses["sft"], d / f"winrate-{name}.jsonl")
-            row.update(rm_accuracy(root / f"round-{k}" / "rm" / "final", prompts, responses[name], responses["sft"], [r["score_a"] for r in records]))
-            row["kl_to_sft"] = kl_to_reference(path, sft, prompts[: cfg.eval.kl_samples], cfg.eval.max_new_tokens, cfg.seed)
+            row.update(rm_accuracy(root / f"round-{k}" / "rm" / "final", prompts, responses[name], responses["sft"], [r["score_a"] for r in records],
+                                   device=loop_device(cfg)))
+            row["kl_to_sft"] = kl_to_reference(path, sft, prompts[: cfg.eval.kl_samples], cfg.eval.max_new_tokens, cfg.seed,
+                                                device=loop_device(cfg))
         result["policies"][name] = row
     if k == 1 and panel is not None and cfg.eval.reference:
         ref = reference_points(cfg, prompts, responses["sft"], sft, d)

@@ -122,6 +122,8 @@ def _json_or_empty(path: Path) -> dict[str, Any]:
 
 
 def summary_table(rounds: list[dict[str, Any]]) -> str:
+    if not rounds:  # rounds=0, or no round evaluated yet: there is nothing to judge SFT against
+        return "No round evaluated yet (rounds=0 trains the SFT policy only): nothing to compare with SFT."
     method = next((row["win_rate"].get("interval") for r in rounds for row in r["policies"].values() if row.get("win_rate")), None)
     ci = f"95% CI, {method}" if method else "95% CI"
     lines = [f"| policy | win rate vs SFT ({ci}; W/T/L) | Likert | fails to follow | constraints met (95% CI) | hallucination (95% CI) | closed-domain: fails to follow / hallucination when it does the task | inappropriate | KL to SFT | RM acc. on fresh pairs | held-out ptx loss (vs SFT) |", "|---|---|---|---|---|---|---|---|---|---|---|"]

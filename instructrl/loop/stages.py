@@ -47,6 +47,30 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def check_stage_configs(cfg: LoopConfig) -> None:
+    """Build every training stage's config as the loop will, before any stage runs, so that a
+    bad ``sft:``, ``rm:`` or ``ppo:`` key or value is an error now, naming the stage and the
+    key, not after the stages before it have run (an hour on the smollm2 preset). Paths need
+    not exist yet: the configs only name them."""
+    from instructrl.ppo import PPOConfig
+    from instructrl.reward import RewardConfig
+    from instructrl.sft import SFTConfig
+
+    root = cfg.root
+    checks: list[tuple[str, type, Callable[[], dict[str, Any]]]] = [("round-0/sft", SFTConfig, lambda: sft_overrides(cfg, root))]
+    for k in range(1, min(cfg.rounds, 2) + 1):  # round 2 on differs from round 1 only with ppo_init=last
+        checks.append((f"round-{k}/rm", RewardConfig, lambda k=k: rm_overrides(cfg, root, k)))
+        for ptx in (True, False) if cfg.ptx_ablation else (True,):
+            name = f"round-{k}/" + ("ppo" if ptx else "ppo-noptx")
+            checks.append((name, PPOConfig, lambda k=k, ptx=ptx: ppo_overrides(cfg, root, k, ptx)))
+    for name, config_type, overrides in checks:
+        try:
+            load_config(config_type, None, overrides())
+        except (ValueError, TypeError) as e:
+            key = name.rsplit("/", 1)[-1].replace("ppo-noptx", "ppo")
+            raise ValueError(f"stage {name} (the loop's `{key}:` overrides): {e}") from e
+
+
 # ------------------------------------------------------------------------------ data
 
 
@@ -196,7 +220,7 @@ def sample_ptx_text(cfg: LoopConfig, root: Path) -> None:
     d = root / "ptx-text"
     t = time.time()
     base = base_spec(cfg, root)
-    model, tok = load_causal_lm(base, dropout=0.0)
+    model, tok = load_causal_lm(base, dropout=0.0, device=loop_device(cfg))
     docs = sample_documents(model, tok, dc.ptx_docs + dc.heldout_docs, max_new_tokens=dc.self_text_tokens, seed=cfg.seed + 7)
     write_jsonl(d / "ptx.jsonl", [{"text": x} for x in docs[: dc.ptx_docs]])
     write_jsonl(d / "heldout.jsonl", [{"text": x} for x in docs[dc.ptx_docs :]])
@@ -292,25 +316,28 @@ def sft_mix_text(cfg: LoopConfig, root: Path) -> tuple[Path, bool]:
     return text.train, text.append_eos
 
 
-def train_sft(cfg: LoopConfig, root: Path) -> None:
-    from instructrl.sft import SFTConfig, train
-
-    d = root / "round-0" / "sft"
+def sft_overrides(cfg: LoopConfig, root: Path) -> dict[str, Any]:
+    """The SFT stage's config: the loop's paths and seed, then the user's ``sft:`` keys."""
     mix, mix_eos = sft_mix_text(cfg, root)
-    over = merge(
+    return merge(
         {
             "model": {"name": base_spec(cfg, root)},
             "data": {"train": str(root / "round-0" / "data" / "demonstrations.jsonl"), "pretrain": str(mix),
                      "pretrain_fraction": 0.1, "pretrain_append_eos": mix_eos},
-            "output_dir": str(d),
+            "output_dir": str(root / "round-0" / "sft"),
             "seed": cfg.seed,
             "progress": cfg.progress,
             "threads": cfg.threads,
         },
         cfg.sft,
     )
-    train(load_config(SFTConfig, None, over))
-    mark_done(d)
+
+
+def train_sft(cfg: LoopConfig, root: Path) -> None:
+    from instructrl.sft import SFTConfig, train
+
+    train(load_config(SFTConfig, None, sft_overrides(cfg, root)))
+    mark_done(root / "round-0" / "sft")
 
 
 # ------------------------------------------------------------------------ rankings
@@ -323,12 +350,20 @@ def policy_dirs(root: Path, k: int) -> list[Path]:
     return [p for p in out if p.exists()]
 
 
-def sample_responses(policy: str, prompts: Sequence[Prompt], n: int, *, max_new_tokens: int, temperature: float, seed: int) -> list[list[str]]:
-    """``n`` samples per prompt from ``policy`` (an HF dir)."""
+def loop_device(cfg: LoopConfig) -> str:
+    """``cfg.device`` resolved (``auto``: a CUDA GPU when torch sees one, else the CPU)."""
+    from instructrl.runtime import resolve_device
+
+    return str(resolve_device(cfg.device))
+
+
+def sample_responses(policy: str, prompts: Sequence[Prompt], n: int, *, max_new_tokens: int, temperature: float, seed: int,
+                     device: str = "cpu") -> list[list[str]]:
+    """``n`` samples per prompt from ``policy`` (an HF dir), generated on ``device``."""
     from instructrl.data.render import render_prompt
     from instructrl.models import generate_text, load_causal_lm
 
-    model, tok = load_causal_lm(policy)
+    model, tok = load_causal_lm(policy, device=device)
     model.eval()
     texts = [render_prompt(tok, p) for p in prompts for _ in range(n)]
     outs = generate_text(model, tok, texts, max_new_tokens=max_new_tokens, temperature=temperature, batch_size=64, seed=seed)
@@ -378,7 +413,8 @@ def ranking_batch(cfg: LoopConfig, root: Path, k: int) -> LabelBatch:
     temps = list(dict.fromkeys(float(t) for t in dc.rank_temperature))
     for pol, temperature, n in sample_groups(policies, dc.k, dc.rank_temperature):
         seed = cfg.seed + 1000 * k + temps.index(temperature)  # one temperature: the seed it always had
-        outs = sample_responses(str(pol), prompts, n, max_new_tokens=max_new, temperature=temperature, seed=seed)
+        outs = sample_responses(str(pol), prompts, n, max_new_tokens=max_new, temperature=temperature, seed=seed,
+                                device=loop_device(cfg))
         for i, o in enumerate(outs):
             samples[i] += o
             sources[i] += [pol.parent.parent.name + "/" + pol.parent.name] * n
@@ -386,9 +422,13 @@ def ranking_batch(cfg: LoopConfig, root: Path, k: int) -> LabelBatch:
     return LabelBatch(id=f"{cfg.name}/round-{k}/rankings", kind="rankings", items=items)
 
 
+def all_rankings_path(root: Path, k: int) -> Path:
+    return root / f"round-{k}" / "rm-data" / "rankings.jsonl"
+
+
 def all_rankings(root: Path, k: int) -> Path:
     """Rankings of rounds 1..k in one file (the RM trains on all comparisons so far)."""
-    out = root / f"round-{k}" / "rm-data" / "rankings.jsonl"
+    out = all_rankings_path(root, k)
     rows: list[Ranking] = []
     for j in range(1, k + 1):
         rows += read_jsonl(root / f"round-{j}" / "data" / "rankings.jsonl", Ranking).records
@@ -396,32 +436,35 @@ def all_rankings(root: Path, k: int) -> Path:
     return out
 
 
-def train_rm(cfg: LoopConfig, root: Path, k: int) -> None:
-    from instructrl.reward import RewardConfig, train
-
-    d = root / f"round-{k}" / "rm"
+def rm_overrides(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
+    """Round k's reward-model config: the loop's paths and seed, then the user's ``rm:`` keys."""
     init = str(root / "round-0" / "sft" / "final") if cfg.rm_init == "sft" else base_spec(cfg, root)
-    over = merge(
+    return merge(
         {
             "model": {"name": init},
-            "data": {"train": str(all_rankings(root, k))},
+            "data": {"train": str(all_rankings_path(root, k))},
             "normalize": {"mode": "bias", "demonstrations": str(root / "round-0" / "data" / "demonstrations.jsonl")},
-            "output_dir": str(d),
+            "output_dir": str(root / f"round-{k}" / "rm"),
             "seed": cfg.seed + k,
             "progress": cfg.progress,
             "threads": cfg.threads,
         },
         cfg.rm,
     )
-    train(load_config(RewardConfig, None, over))
-    mark_done(d)
 
 
-def train_ppo(cfg: LoopConfig, root: Path, k: int, ptx: bool = True) -> None:
-    from instructrl.ppo import PPOConfig, train
+def train_rm(cfg: LoopConfig, root: Path, k: int) -> None:
+    from instructrl.reward import RewardConfig, train
 
-    name = "ppo" if ptx else "ppo-noptx"
-    d = root / f"round-{k}" / name
+    all_rankings(root, k)
+    train(load_config(RewardConfig, None, rm_overrides(cfg, root, k)))
+    mark_done(root / f"round-{k}" / "rm")
+
+
+def ppo_overrides(cfg: LoopConfig, root: Path, k: int, ptx: bool = True) -> dict[str, Any]:
+    """Round k's PPO config (PPO-ptx, or plain PPO with ``ptx=False``): the loop's paths and
+    seed, then the user's ``ppo:`` keys."""
+    d = root / f"round-{k}" / ("ppo" if ptx else "ppo-noptx")
     sft = str(root / "round-0" / "sft" / "final")
     init = sft if cfg.ppo_init == "sft" or k == 1 else str(root / f"round-{k - 1}" / "ppo" / "final")
     rm = str(root / f"round-{k}" / "rm" / "final")
@@ -442,6 +485,7 @@ def train_ppo(cfg: LoopConfig, root: Path, k: int, ptx: bool = True) -> None:
             "data": {"prompts": str(root / "data" / "train.jsonl"), "valid_prompts": str(root / "data" / "valid.jsonl")},
             "output_dir": str(d),
             "seed": cfg.seed + k,
+            "device": cfg.device,
             "progress": cfg.progress,
             "threads": cfg.threads,
             # a killed run resumes inside the stage, not from its start (24 min on smollm2)
@@ -449,9 +493,14 @@ def train_ppo(cfg: LoopConfig, root: Path, k: int, ptx: bool = True) -> None:
         },
         cfg.ppo,
     )
-    if not ptx:
-        over = merge(over, {"ptx": {"coef": 0.0}})
-    train(load_config(PPOConfig, None, over))
+    return merge(over, {"ptx": {"coef": 0.0}}) if not ptx else over
+
+
+def train_ppo(cfg: LoopConfig, root: Path, k: int, ptx: bool = True) -> None:
+    from instructrl.ppo import PPOConfig, train
+
+    d = root / f"round-{k}" / ("ppo" if ptx else "ppo-noptx")
+    train(load_config(PPOConfig, None, ppo_overrides(cfg, root, k, ptx)))
     mark_done(d)
     # the resumable checkpoints (policy, value and both optimizers: ~3 GB each on smollm2)
     # are dead weight once final/ and value/ are written

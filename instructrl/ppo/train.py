@@ -45,7 +45,7 @@ from instructrl.models.loader import load_causal_lm
 from instructrl.models.logprobs import lm_loss_sum, token_logprobs
 from instructrl.ops import masked_mean, masked_whiten
 from instructrl.runs import MetricsLogger, open_run, write_provenance
-from instructrl.runtime import set_up_process
+from instructrl.runtime import resolve_device, set_up_process
 from instructrl.sft.train import global_batch
 
 from .advantages import gae, rloo
@@ -83,12 +83,6 @@ class PromptData:
 class PtxData:
     train: list[Example]
     valid: list[Example]
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def build_models(cfg: PPOConfig, device: torch.device, scorer: Scorer | None = None, generator: GenerationBackend | None = None) -> Models:

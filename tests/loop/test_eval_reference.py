@@ -20,7 +20,7 @@ def _setup(tmp_path, monkeypatch, best_of=0):
     demos = [try_demonstrate(p) for p in prompts]
     calls = []
 
-    def fake_sample(policy, ps, n, *, max_new_tokens, temperature, seed):
+    def fake_sample(policy, ps, n, *, max_new_tokens, temperature, seed, device):
         calls.append((len(ps), n, temperature))
         # the demonstration among the samples of every other prompt, off-topic text elsewhere
         return [[f"off topic {j}" for j in range(n - 1)] + ([demos[i]] if i % 2 == 0 else ["lorem"]) for i in range(len(ps))]
@@ -72,7 +72,7 @@ def _fake_rm(monkeypatch, prefer):
     """An RM that scores 1 what ``prefer(i, text)`` accepts for prompt i, else 0."""
     import instructrl.reward
 
-    monkeypatch.setattr(instructrl.reward, "load_reward_model", lambda spec: spec)
+    monkeypatch.setattr(instructrl.reward, "load_reward_model", lambda spec, device="cpu": spec)
     index = {}
 
     def fake_score(rm, ps, texts):

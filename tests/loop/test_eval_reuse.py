@@ -12,7 +12,8 @@ from instructrl.loop import evaluate as ev
 def _setup(tmp_path, monkeypatch):
     calls = []
 
-    def fake_sample(policy, prompts, n, *, max_new_tokens, temperature, seed):
+    def fake_sample(policy, prompts, n, *, max_new_tokens, temperature, seed, device):
+        assert device == "cpu"  # the loop's device, resolved (auto: no GPU here)
         calls.append((policy, len(prompts), max_new_tokens, temperature))
         return [[f"answer {len(calls)} to {p.id}"] for p in prompts]
 

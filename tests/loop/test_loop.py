@@ -33,6 +33,96 @@ def test_stage_order_and_config_errors(tmp_path):
     assert merge({"a": {"b": 1, "c": 2}}, {"a": {"b": 3}}) == {"a": {"b": 3, "c": 2}}
 
 
+@pytest.mark.parametrize("over, stage, says", [
+    ({"ppo": {"kl": {"coef": -1}}}, "round-1/ppo", "kl.coef must be >= 0"),
+    ({"ppo": {"episodes": "many"}}, "round-1/ppo", "episodes"),
+    ({"rm": {"epochs": "abc"}}, "round-1/rm", "epochs"),
+    ({"rm": {"no_such_key": 1}}, "round-1/rm", "no_such_key"),
+    ({"sft": {"optim": {"lrr": 1e-4}}}, "round-0/sft", "lrr"),
+    ({"ptx_ablation": True, "ppo": {"ptx": {"coef": -2}}}, "round-1/ppo", "ptx"),
+])
+def test_bad_stage_overrides_fail_before_any_stage_runs(tmp_path, over, stage, says):
+    """A bad `sft:`/`rm:`/`ppo:` value is only checked by its stage's config: the loop builds
+    them all first, so the error comes before the data and base stages, not minutes later."""
+    from instructrl.loop import run
+
+    cfg = build(LoopConfig, {"runs_dir": str(tmp_path), "name": "bad", **over})
+    with pytest.raises(ValueError, match=rf"stage {stage} .*{says}"):
+        run(cfg)
+    assert not (tmp_path / "bad").exists()  # nothing ran, nothing was written
+
+
+def test_good_stage_overrides_pass_the_upfront_check(tmp_path):
+    from instructrl.loop.stages import check_stage_configs, ppo_overrides
+
+    cfg = build(LoopConfig, {"runs_dir": str(tmp_path), "rounds": 3, "ppo_init": "last", "ptx_ablation": True,
+                             "ppo": {"kl": {"coef": 0.05}, "ppo": {"advantage": "rloo", "group_size": 4}, "value": {"kind": "none"}}})
+    check_stage_configs(cfg)
+    assert not tmp_path.joinpath("default").exists()
+    # round 2 with ppo_init=last starts from round 1's policy, with SFT as its KL reference
+    over = ppo_overrides(cfg, cfg.root, 2)
+    assert over["model"]["name"].endswith("round-1/ppo/final") and over["reference"].endswith("round-0/sft/final")
+    assert "init" not in over["value"] and over["kl"]["coef"] == 0.05
+    assert ppo_overrides(cfg, cfg.root, 1, ptx=False)["ptx"]["coef"] == 0.0
+
+
+@pytest.mark.parametrize("preset", ["default", "smoke", "smollm2"])
+def test_every_preset_passes_the_upfront_stage_check(tmp_path, preset):
+    import yaml
+
+    from instructrl.loop import PRESETS
+    from instructrl.loop.stages import check_stage_configs
+
+    values = yaml.safe_load((PRESETS / f"{preset}.yaml").read_text())
+    check_stage_configs(build(LoopConfig, {**values, "runs_dir": str(tmp_path), "ptx_ablation": True}))
+
+
+def test_loop_device_reaches_every_model_the_loop_loads(tmp_path, monkeypatch):
+    """`device` (auto: a GPU when torch sees one) is where the loop samples and scores, and
+    PPO's default; one torch cannot see is refused before anything runs."""
+    import torch
+
+    import instructrl.models
+    import instructrl.reward
+    from instructrl.data import Prompt
+    from instructrl.loop import run
+    from instructrl.loop import evaluate as E
+    from instructrl.loop import stages as S
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device 'cuda'"):
+        run(build(LoopConfig, {"runs_dir": str(tmp_path), "device": "cuda"}))
+    assert not (tmp_path / "default").exists()
+    cfg = build(LoopConfig, {"runs_dir": str(tmp_path)})
+    assert S.loop_device(cfg) == "cpu" and S.ppo_overrides(cfg, cfg.root, 1)["device"] == "auto"
+
+    seen = []
+
+    def record(spec, **kw):
+        seen.append(kw.get("device"))
+        raise LookupError("recorded")
+
+    monkeypatch.setattr(instructrl.models, "load_causal_lm", record)
+    monkeypatch.setattr(instructrl.reward, "load_reward_model", record)
+    p = [Prompt(id="p", text="hi")]
+    calls = [
+        lambda: S.sample_responses("pol", p, 1, max_new_tokens=4, temperature=1.0, seed=0, device="cuda:3"),
+        lambda: E.heldout_loss(Path("pol"), ["text"], device="cuda:3"),
+        lambda: E.kl_to_reference(Path("pol"), Path("ref"), p, 4, 0, device="cuda:3"),
+        lambda: E.rm_accuracy(Path("rm"), p, ["a"], ["b"], [1.0], device="cuda:3"),
+    ]
+    for call in calls:
+        with pytest.raises(LookupError):
+            call()
+    assert seen == ["cuda:3"] * 4
+
+
+def test_summary_table_without_rounds_says_so():
+    from instructrl.loop.report import summary_table
+
+    assert "rounds=0" in summary_table([])
+
+
 def test_two_round_loop_resumes_after_kill(tmp_path):
     args = [sys.executable, "-m", "instructrl.cli", "run", "--preset", "smoke", f"runs_dir={tmp_path}"]
     root = tmp_path / "smoke"

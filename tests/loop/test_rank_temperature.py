@@ -41,7 +41,7 @@ def _loop(tmp_path, **data):
 
 
 def _fake_sampler(calls):
-    def sample(policy, prompts, n, *, max_new_tokens, temperature, seed):
+    def sample(policy, prompts, n, *, max_new_tokens, temperature, seed, device):
         calls.append((Path(policy).parent.name, temperature, seed, n))
         return [[f"{p.id} T={temperature} #{j}" for j in range(n)] for p in prompts]
     return sample

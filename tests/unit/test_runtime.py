@@ -43,3 +43,22 @@ def test_tuning_is_idempotent():
     runtime.tune_cpu_allocator.cache_clear()
     first = runtime.tune_cpu_allocator()
     assert runtime.tune_cpu_allocator() is first
+
+
+def test_resolve_device_auto_cpu_and_unavailable_cuda(monkeypatch):
+    import pytest
+    import torch
+
+    from instructrl.runtime import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu") and resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match=r"device 'cuda:1': torch sees 0 CUDA device"):
+        resolve_device("cuda:1")
+    with pytest.raises(ValueError, match=r"device 'gpu0': not a torch device"):
+        resolve_device("gpu0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("auto") == torch.device("cuda") and resolve_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(ValueError, match=r"torch sees 2 CUDA"):
+        resolve_device("cuda:2")
