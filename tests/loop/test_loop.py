@@ -117,6 +117,56 @@ def test_loop_device_reaches_every_model_the_loop_loads(tmp_path, monkeypatch):
     assert seen == ["cuda:3"] * 4
 
 
+def test_first_stage_using_maps_loop_settings_to_the_stage_that_reads_them():
+    from instructrl.loop import first_stage_using
+
+    assert [first_stage_using(k) for k in ("seed", "base.model", "data.n_prompts", "data.sft_prompts", "data.k",
+                                           "labelers", "sft.epochs", "rm_init", "rm.optim.lr", "ppo.max_new_tokens",
+                                           "ppo.kl.coef", "ppo_init", "sample_from", "eval.best_of")] == [
+        "data", "data", "data", "round-0/data", "round-1/data",
+        "round-0/data", "round-0/sft", "round-1/rm", "round-1/rm", "round-1/data",
+        "round-1/ppo", "round-2/ppo", "round-2/data", "round-1/eval"]
+
+
+def test_resuming_under_settings_a_finished_stage_used_is_refused(tmp_path):
+    """Finished stages are skipped on resume: a changed setting they used would be handed back
+    silently under a config.yaml that says otherwise. Refused, naming it; settings that only
+    run or add stages pass; --only reruns its stage under the new settings, logged."""
+    from instructrl.config import save_config
+    from instructrl.loop import _check_changes, loop_config_changes
+    from instructrl.loop.stages import mark_done
+
+    base = {"runs_dir": str(tmp_path), "ppo": {"episodes": 64}}
+    cfg = build(LoopConfig, base)
+    root = cfg.root
+    root.mkdir(parents=True)
+    save_config(cfg, root / "config.yaml")
+    for st in ("data", "base", "round-0/data", "round-0/sft", "round-1/data"):
+        mark_done(root / st)
+
+    def check(over, only=None):
+        c = build(LoopConfig, merge(base, over))
+        _check_changes(root, c, stages_of(c), only)
+
+    check({"threads": 1, "progress": False, "rounds": 4, "ptx_ablation": True, "sft": {"threads": 2},
+           "runs_dir": str(tmp_path / "moved"), "name": "copy"})  # a run directory moved or copied whole
+    assert not (root / "config-changes.jsonl").exists()
+    # round-1/rm and round-1/ppo have not finished: their settings may still change
+    check({"rm": {"optim": {"lr": 1e-3}}, "ppo": {"episodes": 128}})
+    logged = json.loads((root / "config-changes.jsonl").read_text())
+    assert logged["only"] is None and logged["changes"] == ["ppo.episodes: 64 -> 128", "rm.optim.lr: '(default) 9e-06' -> 0.001"]
+    with pytest.raises(ValueError, match=r"data.k: 4 -> 3 \(used from round-1/data, finished\).*--only round-1/data"):
+        check({"data": {"k": 3}})
+    with pytest.raises(ValueError, match=r"sft.epochs: '\(default\) 2.0' -> 9 \(used from round-0/sft"):
+        check({"sft": {"epochs": 9}})
+    check({"sft": {"epochs": 2.0}, "ppo": {"max_new_tokens": 64}})  # set to the defaults they ran with: no change
+    with pytest.raises(ValueError, match=r"ppo.max_new_tokens: '\(default\) 64' -> 32 \(used from round-1/data"):
+        check({"ppo": {"max_new_tokens": 32}})  # the rankings' samples were drawn at PPO's length
+    check({"sft": {"epochs": 9}}, only="round-0/sft")
+    assert json.loads((root / "config-changes.jsonl").read_text().splitlines()[-1])["only"] == "round-0/sft"
+    assert loop_config_changes(tmp_path / "nowhere", cfg) == []
+
+
 def test_summary_table_without_rounds_says_so():
     from instructrl.loop.report import summary_table
 
