@@ -133,7 +133,7 @@ def test_resuming_under_settings_a_finished_stage_used_is_refused(tmp_path):
     silently under a config.yaml that says otherwise. Refused, naming it; settings that only
     run or add stages pass; --only reruns its stage under the new settings, logged."""
     from instructrl.config import save_config
-    from instructrl.loop import _check_changes, loop_config_changes
+    from instructrl.loop.rundir import check_changes, loop_config_changes
     from instructrl.loop.stages import mark_done
 
     base = {"runs_dir": str(tmp_path), "ppo": {"episodes": 64}}
@@ -146,7 +146,7 @@ def test_resuming_under_settings_a_finished_stage_used_is_refused(tmp_path):
 
     def check(over, only=None):
         c = build(LoopConfig, merge(base, over))
-        _check_changes(root, c, stages_of(c), only)
+        check_changes(root, c, stages_of(c), only)
 
     check({"threads": 1, "progress": False, "rounds": 4, "ptx_ablation": True, "sft": {"threads": 2},
            "runs_dir": str(tmp_path / "moved"), "name": "copy"})  # a run directory moved or copied whole
@@ -160,11 +160,42 @@ def test_resuming_under_settings_a_finished_stage_used_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"sft.epochs: '\(default\) 2.0' -> 9 \(used from round-0/sft"):
         check({"sft": {"epochs": 9}})
     check({"sft": {"epochs": 2.0}, "ppo": {"max_new_tokens": 64}})  # set to the defaults they ran with: no change
+    check({"ppo": {"episodes": "64"}, "rm": {"optim": {"lr": "1e-3"}}})  # a number YAML left a string is the same number
+    assert json.loads((root / "config-changes.jsonl").read_text().splitlines()[-1])["changes"] == [
+        "rm.optim.lr: '(default) 9e-06' -> '1e-3'"]
     with pytest.raises(ValueError, match=r"ppo.max_new_tokens: '\(default\) 64' -> 32 \(used from round-1/data"):
         check({"ppo": {"max_new_tokens": 32}})  # the rankings' samples were drawn at PPO's length
     check({"sft": {"epochs": 9}}, only="round-0/sft")
     assert json.loads((root / "config-changes.jsonl").read_text().splitlines()[-1])["only"] == "round-0/sft"
     assert loop_config_changes(tmp_path / "nowhere", cfg) == []
+
+
+def test_status_shows_each_stage_and_changed_settings_without_running(tmp_path):
+    from instructrl.config import save_config
+    from instructrl.loop import main, status
+    from instructrl.loop.stages import mark_done
+
+    cfg = build(LoopConfig, {"runs_dir": str(tmp_path), "rounds": 1})
+    assert status(cfg).endswith("no run there yet")
+    root = cfg.root
+    root.mkdir(parents=True)
+    save_config(cfg, root / "config.yaml")
+    (root / "timings.json").write_text(json.dumps({"data": 3.2, "base": 61.0}))
+    for st in ("data", "base", "round-0/data"):
+        mark_done(root / st)
+    (root / "round-0" / "sft" / "checkpoints" / "step-50").mkdir(parents=True)
+    (root / "round-0" / "sft" / "checkpoints" / "step-50" / "COMPLETE").write_text("")
+    (root / "round-1" / "data").mkdir(parents=True)
+    (root / "round-1" / "data" / "batch.json").write_text("{}")
+    lines = status(build(LoopConfig, {"runs_dir": str(tmp_path), "rounds": 1, "sft": {"epochs": 3}})).splitlines()
+    assert [ln.split("]", 1)[1].split(None, 1) for ln in lines[1:7]] == [
+        ["data", "done (3 s)"], ["base", "done (61 s)"], ["round-0/data", "done"],
+        ["round-0/sft", "started: resumes from step-50"], ["round-1/data", "started: batch sent to the labelers"],
+        ["round-1/rm", "pending"]]
+    assert lines[-1].strip() == "sft.epochs: '(default) 2.0' -> 3  (round-0/sft)"
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    assert main(["--status", f"runs_dir={tmp_path}", "rounds=1"]) == 0
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before  # nothing ran, nothing written
 
 
 def test_summary_table_without_rounds_says_so():
