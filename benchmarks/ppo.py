@@ -520,7 +520,8 @@ def report(results: dict, a: argparse.Namespace, evals: dict | None = None) -> s
     if "rloo" in results and "instructrl" in results:
         r, i = results["rloo"], results["instructrl"]
         lines += [f"RLOO (group of {a.rloo_group}, no value network) / PPO episodes/s: {r['episodes_per_s'] / i['episodes_per_s']:.2f}x; "
-                  f"peak memory {r['peak_rss_gb']:.2f} vs {i['peak_rss_gb']:.2f} GB"]
+                  f"peak memory {r['peak_rss_gb']:.2f} vs {i['peak_rss_gb']:.2f} GB; its score column is over other prompts "
+                  f"(1/{a.rloo_group} as many per batch, each sampled {a.rloo_group} times) and does not compare with the others'"]
     if evals:
         first = next(iter(evals.values()))
         n, k = len(first["scores"]), first.get("samples_per_prompt", 1)
