@@ -246,7 +246,7 @@ def open_accelerated_run(cfg: Any) -> tuple[Any, Path, Path | None]:
 
     from instructrl.runtime import set_up_process
 
-    set_up_process(cfg.threads)
+    set_up_process(cfg.threads, cfg.progress)
     acc = Accelerator()
     run = Path(cfg.output_dir)
     finished = open_run(run, cfg, main_process=acc.is_main_process)

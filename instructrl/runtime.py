@@ -42,10 +42,23 @@ def tune_cpu_allocator() -> bool:
     return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
-def set_up_process(threads: int) -> None:
-    """Every command's opening: the allocator setting above and, when ``threads`` is given,
-    torch's CPU threads (0 keeps torch's default)."""
+_BARS_OFF = False  # set_up_process turned transformers' progress bars off in this process
+
+
+def set_up_process(threads: int, progress: bool = True) -> None:
+    """Every command's opening: the allocator setting above, when ``threads`` is given,
+    torch's CPU threads (0 keeps torch's default), and with ``progress=False`` no progress bars
+    from transformers either (it draws one per checkpoint saved, into logs asked to be quiet)."""
+    global _BARS_OFF
     tune_cpu_allocator()
+    if not progress or _BARS_OFF:  # a command with progress after one without (one process): bars back on
+        from transformers.utils import logging as hf_logging
+
+        if not progress:
+            hf_logging.disable_progress_bar()
+        else:
+            hf_logging.enable_progress_bar()
+        _BARS_OFF = not progress
     if threads:
         import torch
 

@@ -60,7 +60,7 @@ def run(cfg: LoopConfig, only: str | None = None) -> Path:
 
     loop_device(cfg)  # a CUDA device torch cannot see is an error now, not at the first sampling stage
     check_stage_configs(cfg)  # a bad sft/rm/ppo override is an error before anything runs
-    set_up_process(cfg.threads)
+    set_up_process(cfg.threads, cfg.progress)
     root = cfg.root
     stages = stages_of(cfg)
     names = [s[0] for s in stages]

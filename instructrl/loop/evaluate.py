@@ -176,6 +176,32 @@ def spec_breakdown(prompts: Sequence[Prompt], responses: Sequence[str]) -> dict[
     return {"task_done": rates(tasks), "constraint_met": rates(constraints)}
 
 
+def changed_answers(prompts: Sequence[Prompt], ours: Sequence[str], sft: Sequence[str], scores: Sequence[float]) -> dict[str, Any]:
+    """Where a policy's win rate against SFT comes from. On prompts where it gives SFT's own
+    answer the comparison is a tie by construction (0.5), so the win rate is
+    ``same * 0.5 + (1 - same) * changed_win_rate``. On generated prompts (with a spec), the
+    changed answers are split by the grader, without labeler noise or quirks: better, equal
+    or worse gold quality than SFT's answer, with the panel's win rate on each part."""
+    from instructrl.tasks.grader import grade, spec_of
+
+    changed = [i for i, (a, b) in enumerate(zip(ours, sft)) if a.strip() != b.strip()]
+    out: dict[str, Any] = {"same_share": 1.0 - len(changed) / len(ours) if ours else float("nan"), "n_changed": len(changed),
+                           "changed_win_rate": sum(scores[i] for i in changed) / len(changed) if changed else float("nan")}
+    parts: dict[str, list[float]] = {"better": [], "equal": [], "worse": []}
+    for i in changed:
+        try:
+            spec_of(prompts[i])
+        except ValueError:
+            continue
+        a, b = grade(prompts[i], ours[i]).quality, grade(prompts[i], sft[i]).quality
+        parts["better" if a > b + 1e-9 else "worse" if a < b - 1e-9 else "equal"].append(scores[i])
+    n = sum(len(v) for v in parts.values())
+    if n:
+        out["gold"] = {name: {"share": len(v) / n, "n": len(v), "win_rate": sum(v) / len(v) if v else float("nan")}
+                       for name, v in parts.items()}
+    return out
+
+
 def rm_accuracy(rm_dir: Path, prompts, a: Sequence[str], b: Sequence[str], verdicts: Sequence[float],
                 device: str = "cpu") -> dict[str, float]:
     """Agreement of the RM with held-out labelers on the non-tied comparisons."""
@@ -357,6 +383,7 @@ def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
         row["by_spec"] = spec_breakdown(prompts, responses[name])
         if name != "sft":
             row["win_rate"], records = _head_to_head(cfg, f"round-{k}/eval-{name}-vs-sft", prompts, responses[name], responses["sft"], d / f"winrate-{name}.jsonl")
+            row["changed_answers"] = changed_answers(prompts, responses[name], responses["sft"], [r["score_a"] for r in records])
             row.update(rm_accuracy(root / f"round-{k}" / "rm" / "final", prompts, responses[name], responses["sft"], [r["score_a"] for r in records],
                                    device=loop_device(cfg)))
             row["kl_to_sft"] = kl_to_reference(path, sft, prompts[: cfg.eval.kl_samples], cfg.eval.max_new_tokens, cfg.seed,

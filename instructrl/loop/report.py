@@ -164,6 +164,18 @@ def summary_table(rounds: list[dict[str, Any]]) -> str:
             lines.append(f"\nRound {r['round']}'s RM picking among the same {b['n'] + 1} candidates (best-of-{b['n'] + 1} rejection sampling, "
                          f"{b['n_prompts']} prompts): {wr['win_rate']:.3f} ({wr['ci_low']:.3f}-{wr['ci_high']:.3f}) against SFT, "
                          f"SFT's own answer kept on {b['greedy_share']:.0%}" + (f"; its PPO policy {ppo['win_rate']:.3f} on all test prompts." if ppo else "."))
+    for r in rounds:  # where the win rate comes from: the answers PPO changed, and whether the grader finds them better
+        c = r["policies"].get("ppo", {}).get("changed_answers")
+        if c and c["n_changed"]:
+            line = (f"\nRound {r['round']}'s policy gives SFT's own answer on {c['same_share']:.0%} of the test prompts (ties by "
+                    f"construction); on the other {c['n_changed']} it wins {c['changed_win_rate']:.3f}")
+            g = c.get("gold")
+            if g:
+                line += ("; the grader rates those answers " + ", ".join(
+                    f"{name} than SFT's on {g[name]['share']:.0%} (panel win rate {g[name]['win_rate']:.2f})"
+                    if name != "equal" else f"equal on {g[name]['share']:.0%} ({g[name]['win_rate']:.2f})"
+                    for name in ("better", "equal", "worse")))
+            lines.append(line + ".")
     for r in rounds:  # does iteration pay? each round against the one before, head to head
         wr = r["policies"].get("ppo", {}).get("win_rate_vs_previous")
         if wr:

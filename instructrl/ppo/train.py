@@ -485,7 +485,7 @@ def rollout_metrics(ro: Rollout, kl_coef: float) -> dict[str, float]:
 def train(cfg: PPOConfig, *, scorer: Scorer | None = None, generator: GenerationBackend | None = None) -> Path:
     """Run PPO (ptx.coef = 0) or PPO-ptx; returns the directory of the final policy.
     ``scorer`` / ``generator`` override the configured reward and the HF sampling backend."""
-    set_up_process(cfg.threads)
+    set_up_process(cfg.threads, cfg.progress)
     run = Path(cfg.output_dir)
     finished = open_run(run, cfg)
     if finished is not None:

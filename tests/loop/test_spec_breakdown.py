@@ -47,3 +47,27 @@ def test_report_section_sets_the_last_round_against_sft():
     assert spec_section([{"round": 0, "policies": {"sft": {"by_spec": sft}}}]) == ""
     empty = {"task_done": {}, "constraint_met": {}}
     assert spec_section([{"round": 1, "policies": {"sft": {"by_spec": empty}, "ppo": {"by_spec": empty}}}]) == ""
+
+
+def test_changed_answers_splits_the_win_rate_by_what_changed():
+    """Identical answers are ties by construction; the changed ones are split by the grader
+    (better, equal or worse gold quality than SFT's), each with the panel's win rate."""
+    from instructrl.loop.evaluate import changed_answers
+    from instructrl.loop.report import summary_table
+
+    prompts = _prompts()[:6]
+    good = [demonstrate(p) for p in prompts]
+    ours = [good[0], good[1], "ok", good[3] + " ", good[4], "ok too"] + ["a joke"]
+    sft = [good[0], "ok", good[2], good[3], "ok", "ok"] + ["another joke"]
+    scores = [0.5, 1.0, 0.0, 0.5, 0.75, 0.25, 1.0]
+    real = Prompt(id="real-1", text="Tell me a joke.")  # no spec: counted as changed, not graded
+    out = changed_answers(prompts + [real], ours, sft, scores)
+    assert out["same_share"] == 2 / 7 and out["n_changed"] == 5  # whitespace aside, 0 and 3 are SFT's answers
+    assert abs(out["changed_win_rate"] - (1.0 + 0.0 + 0.75 + 0.25 + 1.0) / 5) < 1e-12
+    g = out["gold"]
+    assert (g["better"]["n"], g["worse"]["n"], g["equal"]["n"]) == (2, 1, 1)
+    assert g["better"]["win_rate"] == 0.875 and g["worse"]["win_rate"] == 0.0 and g["equal"]["win_rate"] == 0.25
+    assert abs(g["better"]["share"] - 0.5) < 1e-12
+    assert "gold" not in changed_answers([real], ["a"], ["b"], [0.5])
+    line = summary_table([{"round": 1, "policies": {"sft": {}, "ppo": {"changed_answers": out}}}]).splitlines()[-1]
+    assert line.startswith("Round 1's policy gives SFT's own answer on 29% of the test prompts") and "better than SFT's on 50%" in line

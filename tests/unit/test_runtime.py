@@ -62,3 +62,19 @@ def test_resolve_device_auto_cpu_and_unavailable_cuda(monkeypatch):
     assert resolve_device("auto") == torch.device("cuda") and resolve_device("cuda:1") == torch.device("cuda:1")
     with pytest.raises(ValueError, match=r"torch sees 2 CUDA"):
         resolve_device("cuda:2")
+
+
+def test_progress_false_silences_transformers_progress_bars():
+    from transformers.utils import logging as hf_logging
+
+    from instructrl.runtime import set_up_process
+
+    try:
+        set_up_process(0, progress=False)  # e.g. "Writing model shards" at every checkpoint
+        assert not hf_logging.is_progress_bar_enabled()
+        set_up_process(0, progress=True)  # a later command in the same process shows them again
+        assert hf_logging.is_progress_bar_enabled()
+        set_up_process(0, progress=False)
+        assert not hf_logging.is_progress_bar_enabled()
+    finally:
+        set_up_process(0, progress=True)
