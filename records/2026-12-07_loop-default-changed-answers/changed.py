@@ -32,6 +32,8 @@ for arg in sys.argv[1:]:
     print(f"== {root}")
     for k in (1, 2):
         d = root / f"round-{k}" / "eval"
+        if not any((d / f"winrate-ppo.jsonl{ext}").exists() for ext in ("", ".gz")):
+            continue
         ppo = {r["prompt_id"]: r["response"] for r in rows(d / "responses-ppo.jsonl")}
         sft = {r["prompt_id"]: r["response"] for r in rows(d / "responses-sft.jsonl")}
         wr = rows(d / "winrate-ppo.jsonl")
