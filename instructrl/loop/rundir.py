@@ -57,35 +57,42 @@ def _as_number(x: Any) -> Any:
     return x
 
 
-def _stage_defaults() -> dict[str, dict[str, Any]]:
-    """The stage configs' defaults, flattened: an override set on one side only is a change
-    only where it differs from the default the other side ran with."""
+def _stage_settings(cfg: LoopConfig | None, root: Path) -> dict[str, dict[str, Any]]:
+    """Each training stage's settings as the loop builds them (its paths and seeds, then the
+    user's overrides over the stage's defaults), flattened; round 1 for the RM and PPO. With no
+    loop config (an old config.yaml this version cannot read), the stages' bare defaults."""
     from instructrl.config import load_config, to_dict
     from instructrl.ppo import PPOConfig
     from instructrl.reward import RewardConfig
     from instructrl.runs import _flatten
     from instructrl.sft import SFTConfig
 
-    return {key: _flatten(json.loads(json.dumps(to_dict(load_config(c, None, {})), default=str)))
-            for key, c in (("sft", SFTConfig), ("rm", RewardConfig), ("ppo", PPOConfig))}
+    from .stages import ppo_overrides, rm_overrides, sft_overrides
+
+    built = {"sft": (SFTConfig, lambda c: sft_overrides(c, root)), "rm": (RewardConfig, lambda c: rm_overrides(c, root, 1)),
+             "ppo": (PPOConfig, lambda c: ppo_overrides(c, root, 1))}
+    return {key: _flatten(json.loads(json.dumps(to_dict(load_config(config_type, None, over(cfg) if cfg else {})), default=str)))
+            for key, (config_type, over) in built.items()}
 
 
 def loop_config_changes(root: Path, cfg: LoopConfig) -> list[tuple[str, str]]:
     """(``key: old -> new``, first stage it affects) for each setting in which ``cfg`` differs
     from the ``config.yaml`` an earlier invocation left in ``root``. Unlike a trainer's config,
-    the ``sft``/``rm``/``ppo`` overrides are free-form: a key set on one side only counts where
-    the other side's stage ran with a different default."""
+    the ``sft``/``rm``/``ppo`` overrides are free-form: a key set on one side only is compared
+    with what the other side's stage ran with (the value the loop fills in, e.g. PPO's reward
+    kind, or the stage's default)."""
     import yaml
 
-    from instructrl.config import to_dict
+    from instructrl.config import build, to_dict
     from instructrl.runs import _OPERATIONAL, _flatten, _same_setting
 
     saved = root / "config.yaml"
     if not saved.exists():
         return []
-    old = _flatten(yaml.safe_load(saved.read_text()) or {})
+    old_values = yaml.safe_load(saved.read_text()) or {}
+    old = _flatten(old_values)
     new = _flatten(json.loads(json.dumps(to_dict(cfg), default=str)))
-    defaults: dict[str, dict[str, Any]] | None = None
+    settings: tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]] | None = None
     out = []
     for k in sorted(set(old) | set(new)):
         top, _, sub = k.partition(".")
@@ -95,12 +102,17 @@ def loop_config_changes(root: Path, cfg: LoopConfig) -> list[tuple[str, str]]:
         if a is _UNSET or b is _UNSET:
             if top not in ("sft", "rm", "ppo") or {} in (a, b):  # a version that added or dropped a loop setting
                 continue
-            defaults = defaults or _stage_defaults()
-            default = defaults[top].get(sub, _UNSET)
-            if default is _UNSET:
+            if settings is None:
+                try:  # the old run's stages as the loop built them, at this run's paths
+                    old_cfg = build(LoopConfig, {**old_values, "runs_dir": cfg.runs_dir, "name": cfg.name})
+                except (ValueError, TypeError):
+                    old_cfg = None
+                settings = (_stage_settings(old_cfg, root), _stage_settings(cfg, root))
+            ran = settings[0 if a is _UNSET else 1][top].get(sub, _UNSET)
+            if ran is _UNSET:
                 continue
-            a, b = (default, b) if a is _UNSET else (a, default)
-            label = f"{k}: {old.get(k, f'(default) {default}')!r} -> {new.get(k, f'(default) {default}')!r}"
+            a, b = (ran, b) if a is _UNSET else (a, ran)
+            label = f"{k}: {old.get(k, f'(unset) {ran}')!r} -> {new.get(k, f'(unset) {ran}')!r}"
         else:
             label = f"{k}: {a!r} -> {b!r}"
         if not _same_setting(a, b) and _as_number(a) != _as_number(b):

@@ -154,16 +154,21 @@ def test_resuming_under_settings_a_finished_stage_used_is_refused(tmp_path):
     # round-1/rm and round-1/ppo have not finished: their settings may still change
     check({"rm": {"optim": {"lr": 1e-3}}, "ppo": {"episodes": 128}})
     logged = json.loads((root / "config-changes.jsonl").read_text())
-    assert logged["only"] is None and logged["changes"] == ["ppo.episodes: 64 -> 128", "rm.optim.lr: '(default) 9e-06' -> 0.001"]
+    assert logged["only"] is None and logged["changes"] == ["ppo.episodes: 64 -> 128", "rm.optim.lr: '(unset) 9e-06' -> 0.001"]
     with pytest.raises(ValueError, match=r"data.k: 4 -> 3 \(used from round-1/data, finished\).*--only round-1/data"):
         check({"data": {"k": 3}})
-    with pytest.raises(ValueError, match=r"sft.epochs: '\(default\) 2.0' -> 9 \(used from round-0/sft"):
+    with pytest.raises(ValueError, match=r"sft.epochs: '\(unset\) 2.0' -> 9 \(used from round-0/sft"):
         check({"sft": {"epochs": 9}})
     check({"sft": {"epochs": 2.0}, "ppo": {"max_new_tokens": 64}})  # set to the defaults they ran with: no change
+    # the loop fills PPO's reward in (the round's RM): the grader instead is a change, though it is PPOConfig's default
+    with pytest.raises(ValueError, match=r"ppo.reward.kind: '\(unset\) model' -> 'task' \(used from round-1/ppo"):
+        mark_done(root / "round-1" / "ppo")
+        check({"ppo": {"reward": {"kind": "task"}}})
+    (root / "round-1" / "ppo" / "STAGE_DONE").unlink()
     check({"ppo": {"episodes": "64"}, "rm": {"optim": {"lr": "1e-3"}}})  # a number YAML left a string is the same number
     assert json.loads((root / "config-changes.jsonl").read_text().splitlines()[-1])["changes"] == [
-        "rm.optim.lr: '(default) 9e-06' -> '1e-3'"]
-    with pytest.raises(ValueError, match=r"ppo.max_new_tokens: '\(default\) 64' -> 32 \(used from round-1/data"):
+        "rm.optim.lr: '(unset) 9e-06' -> '1e-3'"]
+    with pytest.raises(ValueError, match=r"ppo.max_new_tokens: '\(unset\) 64' -> 32 \(used from round-1/data"):
         check({"ppo": {"max_new_tokens": 32}})  # the rankings' samples were drawn at PPO's length
     check({"sft": {"epochs": 9}}, only="round-0/sft")
     assert json.loads((root / "config-changes.jsonl").read_text().splitlines()[-1])["only"] == "round-0/sft"
@@ -192,7 +197,7 @@ def test_status_shows_each_stage_and_changed_settings_without_running(tmp_path):
         ["data", "done (3 s)"], ["base", "done (61 s)"], ["round-0/data", "done"],
         ["round-0/sft", "started: resumes from step-50"], ["round-1/data", "started: batch sent to the labelers"],
         ["round-1/rm", "pending"]]
-    assert lines[-1].strip() == "sft.epochs: '(default) 2.0' -> 3  (round-0/sft)"
+    assert lines[-1].strip() == "sft.epochs: '(unset) 2.0' -> 3  (round-0/sft)"
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
     assert main(["--status", f"runs_dir={tmp_path}", "rounds=1"]) == 0
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before  # nothing ran, nothing written
