@@ -51,13 +51,10 @@ def set_up_process(threads: int, progress: bool = True) -> None:
     from transformers either (it draws one per checkpoint saved, into logs asked to be quiet)."""
     global _BARS_OFF
     tune_cpu_allocator()
-    if not progress or _BARS_OFF:  # a command with progress after one without (one process): bars back on
+    if not progress or _BARS_OFF:  # off; or back on for a command with progress after one without
         from transformers.utils import logging as hf_logging
 
-        if not progress:
-            hf_logging.disable_progress_bar()
-        else:
-            hf_logging.enable_progress_bar()
+        (hf_logging.enable_progress_bar if progress else hf_logging.disable_progress_bar)()
         _BARS_OFF = not progress
     if threads:
         import torch

@@ -376,18 +376,18 @@ def evaluate_round(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
     text = pretraining_text(cfg, root)
     texts = load_texts(str(text.heldout))
     result: dict[str, Any] = {"round": k, "n_prompts": len(prompts), "n_closed_extra": len(closed), "policies": {}}
+    device = loop_device(cfg)
     for name, path in policies.items():
-        row: dict[str, Any] = {"heldout_ptx_loss": heldout_loss(path, texts, append_eos=text.append_eos, device=loop_device(cfg))}
+        row: dict[str, Any] = {"heldout_ptx_loss": heldout_loss(path, texts, append_eos=text.append_eos, device=device)}
         if panel is not None:
             row.update(rating_summary(panel, prompts, responses[name], closed, closed_responses[name]))
         row["by_spec"] = spec_breakdown(prompts, responses[name])
         if name != "sft":
             row["win_rate"], records = _head_to_head(cfg, f"round-{k}/eval-{name}-vs-sft", prompts, responses[name], responses["sft"], d / f"winrate-{name}.jsonl")
-            row["changed_answers"] = changed_answers(prompts, responses[name], responses["sft"], [r["score_a"] for r in records])
-            row.update(rm_accuracy(root / f"round-{k}" / "rm" / "final", prompts, responses[name], responses["sft"], [r["score_a"] for r in records],
-                                   device=loop_device(cfg)))
-            row["kl_to_sft"] = kl_to_reference(path, sft, prompts[: cfg.eval.kl_samples], cfg.eval.max_new_tokens, cfg.seed,
-                                                device=loop_device(cfg))
+            scores = [r["score_a"] for r in records]
+            row["changed_answers"] = changed_answers(prompts, responses[name], responses["sft"], scores)
+            row.update(rm_accuracy(root / f"round-{k}" / "rm" / "final", prompts, responses[name], responses["sft"], scores, device=device))
+            row["kl_to_sft"] = kl_to_reference(path, sft, prompts[: cfg.eval.kl_samples], cfg.eval.max_new_tokens, cfg.seed, device=device)
         result["policies"][name] = row
     if k == 1 and panel is not None and cfg.eval.reference:
         ref = reference_points(cfg, prompts, responses["sft"], sft, d)

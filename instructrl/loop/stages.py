@@ -411,10 +411,10 @@ def ranking_batch(cfg: LoopConfig, root: Path, k: int) -> LabelBatch:
     sources: list[list[str]] = [[] for _ in prompts]
     max_new = int(cfg.ppo.get("max_new_tokens", 64))
     temps = list(dict.fromkeys(float(t) for t in dc.rank_temperature))
+    device = loop_device(cfg)
     for pol, temperature, n in sample_groups(policies, dc.k, dc.rank_temperature):
         seed = cfg.seed + 1000 * k + temps.index(temperature)  # one temperature: the seed it always had
-        outs = sample_responses(str(pol), prompts, n, max_new_tokens=max_new, temperature=temperature, seed=seed,
-                                device=loop_device(cfg))
+        outs = sample_responses(str(pol), prompts, n, max_new_tokens=max_new, temperature=temperature, seed=seed, device=device)
         for i, o in enumerate(outs):
             samples[i] += o
             sources[i] += [pol.parent.parent.name + "/" + pol.parent.name] * n
