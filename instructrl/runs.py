@@ -242,18 +242,52 @@ def open_accelerated_run(cfg: Any) -> tuple[Any, Path, Path | None]:
     ``Accelerator``, and ``open_run`` on ``cfg.output_dir`` by the main process while the others
     wait. Returns the accelerator, the run directory and the complete ``final/`` of a finished
     run (None: train)."""
-    from accelerate import Accelerator
-
     from instructrl.runtime import set_up_process
 
     set_up_process(cfg.threads, cfg.progress)
-    acc = Accelerator()
+    acc = make_accelerator(cfg.device)
     run = Path(cfg.output_dir)
     finished = open_run(run, cfg, main_process=acc.is_main_process)
     acc.wait_for_everyone()
     if finished is not None:
         acc.print(f"{run} is already complete; final checkpoint: {finished}")
     return acc, run, finished
+
+
+def make_accelerator(device: str) -> Any:
+    """An ``Accelerator`` on the device a trainer's ``device`` setting names: ``auto`` leaves it
+    to accelerate (a GPU when torch sees one; under ``accelerate launch`` each process its own),
+    ``cpu`` keeps the run on the CPU where there is a GPU, ``cuda[:i]`` one GPU of a
+    single-process run. accelerate keeps one device per process: a second trainer in the same
+    process asking for another device is an error that says so."""
+    import torch
+    from accelerate import Accelerator
+
+    from instructrl.runtime import resolve_device
+
+    if device == "auto":
+        return Accelerator()
+    want = resolve_device(device)  # a device torch cannot see is an error that says so
+    if want.type == "cuda":
+        if int(os.environ.get("LOCAL_RANK", -1)) != -1 or int(os.environ.get("WORLD_SIZE", 1)) > 1:
+            raise ValueError(f"device={device!r} names one device, but this is one of several processes (accelerate launch), "
+                             f"each of which takes its own GPU: use device=auto (or device=cpu)")
+        if want.index is not None:
+            torch.cuda.set_device(want.index)  # accelerate's single-process device is the current one
+    elif want.type != "cpu":
+        raise ValueError(f"device={device!r}: trainers run on auto | cpu | cuda[:i]")
+    clash = f"device={device!r}, but this process already trains on another device (accelerate keeps one per process): " \
+            f"run a trainer that asks for another device in a process of its own"
+    try:
+        acc = Accelerator(cpu=want.type == "cpu")
+    except ValueError as e:  # accelerate refuses cpu=True after a GPU run in this process
+        if "already been initialized" not in str(e):
+            raise
+        raise ValueError(clash) from e
+    got = torch.device(acc.device)
+    if got.type != want.type or (want.index is not None and (got.index if got.index is not None else torch.cuda.current_device()) != want.index):
+        raise ValueError(f"{clash} ({got})")
+    return acc
 
 
 def start_over(run_dir: str | Path) -> None:

@@ -89,7 +89,7 @@ class EvalConfig:
     output_dir: str = field("runs/eval", help="where eval.json, eval.md, plots and per-example JSONL go")
     cache_dir: str | None = field(None, help="generation cache (default: <output_dir>/generations); share it across runs to reuse generations")
     dtype: str = field("float32", help="model dtype")
-    device: str = field("cpu", help="torch device")
+    device: str = field("auto", help="auto (a CUDA GPU when torch sees one, else the CPU) | cpu | cuda[:i]")
     batch_size: int = field(8, help="generation / scoring batch size")
     max_new_tokens: int = field(256, help="response length for winrate, ifeval and hallucination")
     use_chat_template: bool = field(True, help="render instruction prompts with the tokenizer's chat template when it has one")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -264,7 +264,9 @@ def evaluate(cfg: EvalConfig, overrides: Overrides | None = None, *, echo: bool 
     """Run ``cfg.evaluators`` on ``cfg.checkpoints``; write the report; return eval.json's content."""
     from instructrl.config import to_dict
     from instructrl.runs import write_provenance
+    from instructrl.runtime import resolve_device
 
+    cfg = replace(cfg, device=str(resolve_device(cfg.device)))  # auto -> where it ran, in eval.json too
     ov = overrides or Overrides()
     out_dir = Path(cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

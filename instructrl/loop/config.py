@@ -126,9 +126,9 @@ class LoopConfig:
     rm: dict = field(default_factory=dict, help="overrides for the reward-model stage (RewardConfig keys)")
     ppo: dict = field(default_factory=dict, help="overrides for the PPO stage (PPOConfig keys)")
     eval: LoopEvalConfig = field(default_factory=LoopEvalConfig, help="per-round evaluation")
-    device: str = field("auto", help="where the loop's own sampling and scoring run (rankings' samples, evaluation, the base's "
-                        "documents) and PPO's default device: auto (a CUDA GPU when torch sees one, else the CPU) | cpu | cuda[:i]; "
-                        "SFT and the RM train where accelerate puts them (docs/loop.md)")
+    device: str = field("auto", help="where every stage runs: the loop's own sampling and scoring (rankings' samples, evaluation, "
+                        "the base's documents), pretraining, SFT, the RM and PPO (each stage's default; a stage's own device key "
+                        "overrides it): auto (a CUDA GPU when torch sees one, else the CPU) | cpu | cuda[:i] (docs/loop.md)")
     threads: int = field(0, help="torch CPU threads (0: torch default)")
     progress: bool = field(True, help="progress display")
 

@@ -50,8 +50,8 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def check_stage_configs(cfg: LoopConfig) -> None:
     """Build every training stage's config as the loop will, before any stage runs, so that a
     bad ``sft:``, ``rm:`` or ``ppo:`` key or value is an error now, naming the stage and the
-    key, not after the stages before it have run (an hour on the smollm2 preset). Paths need
-    not exist yet: the configs only name them."""
+    key, not after the stages before it have run (an hour on the smollm2 preset); so is a
+    stage device torch cannot see. Paths need not exist yet: the configs only name them."""
     from instructrl.ppo import PPOConfig
     from instructrl.reward import RewardConfig
     from instructrl.sft import SFTConfig
@@ -63,9 +63,12 @@ def check_stage_configs(cfg: LoopConfig) -> None:
         for ptx in (True, False) if cfg.ptx_ablation else (True,):
             name = f"round-{k}/" + ("ppo" if ptx else "ppo-noptx")
             checks.append((name, PPOConfig, lambda k=k, ptx=ptx: ppo_overrides(cfg, root, k, ptx)))
+    from instructrl.runtime import resolve_device
+
     for name, config_type, overrides in checks:
         try:
-            load_config(config_type, None, overrides())
+            stage = load_config(config_type, None, overrides())
+            resolve_device(stage.device)  # a stage's own device (sft.device=cuda:1) that torch cannot see
         except (ValueError, TypeError) as e:
             key = name.rsplit("/", 1)[-1].replace("ppo-noptx", "ppo")
             raise ValueError(f"stage {name} (the loop's `{key}:` overrides): {e}") from e
@@ -171,8 +174,14 @@ def pretrain_base(cfg: LoopConfig, root: Path) -> None:
     """The CPU preset's base LM: a fresh tiny model pretrained on the generated corpus."""
     from instructrl.sft import SFTConfig, train
 
+    train(load_config(SFTConfig, None, base_overrides(cfg, root)))
+    mark_done(root / "base")
+
+
+def base_overrides(cfg: LoopConfig, root: Path) -> dict[str, Any]:
+    """The base pretraining's config (SFT's trainer on text): ``base.*``, the loop's paths and seed."""
     b = cfg.base
-    over = {
+    return {
         "model": {"name": b.model},
         "data": {"kind": "text", "train": str(root / "data" / "ptx.txt"), "valid": str(root / "data" / "heldout.txt"), "max_seq_len": b.max_seq_len},
         "optim": {"lr": b.pretrain_lr, "warmup_steps": 20},
@@ -182,11 +191,10 @@ def pretrain_base(cfg: LoopConfig, root: Path) -> None:
         "micro_batch_size": b.pretrain_batch_size,
         "select_by": "last",
         "seed": cfg.seed,
+        "device": cfg.device,
         "progress": cfg.progress,
         "threads": cfg.threads,
     }
-    train(load_config(SFTConfig, None, over))
-    mark_done(root / "base")
 
 
 def base_spec(cfg: LoopConfig, root: Path) -> str:
@@ -326,6 +334,7 @@ def sft_overrides(cfg: LoopConfig, root: Path) -> dict[str, Any]:
                      "pretrain_fraction": 0.1, "pretrain_append_eos": mix_eos},
             "output_dir": str(root / "round-0" / "sft"),
             "seed": cfg.seed,
+            "device": cfg.device,
             "progress": cfg.progress,
             "threads": cfg.threads,
         },
@@ -446,6 +455,7 @@ def rm_overrides(cfg: LoopConfig, root: Path, k: int) -> dict[str, Any]:
             "normalize": {"mode": "bias", "demonstrations": str(root / "round-0" / "data" / "demonstrations.jsonl")},
             "output_dir": str(root / f"round-{k}" / "rm"),
             "seed": cfg.seed + k,
+            "device": cfg.device,
             "progress": cfg.progress,
             "threads": cfg.threads,
         },

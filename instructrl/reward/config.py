@@ -79,6 +79,8 @@ class RewardConfig:
     save_every: int = field(0, help="resumable checkpoint every N steps (0: at each evaluation)")
     keep_checkpoints: int = field(2, help="resumable checkpoints kept on disk")
     resume: bool = field(True, help="continue from the newest checkpoint in output_dir, or return its finished final/ (refused, naming the settings, when it was made with another config); false: start over there, removing its checkpoints and final/")
+    device: str = field("auto", help="auto (accelerate's choice: a GPU when torch sees one; under accelerate launch, each process "
+                        "its own) | cpu | cuda[:i] (a single-process run)")
     threads: int = field(0, help="torch CPU threads (0: torch default)")
     progress: bool = field(True, help="show a progress bar")
     tensorboard: bool = field(True, help="write TensorBoard events")

@@ -12,6 +12,7 @@ from instructrl.config import load_config
 from instructrl.evals import EvalConfig, evaluate, main
 from instructrl.evals.judges import RewardJudge
 from instructrl.evals.runner import Overrides
+from instructrl.runtime import resolve_device
 
 LLS = {"t": -1.0, "f": -2.0}
 
@@ -60,7 +61,9 @@ def test_evaluate_with_fakes_writes_every_output(tmp_path):
         assert (out / f).exists(), f
     rec = json.loads((out / "examples/winrate/long.jsonl").read_text().splitlines()[0])
     assert rec["response"] == "a much longer answer" and rec["baseline_response"] == "ok" and rec["score_a"] == 1.0
-    assert json.loads((out / "eval.json").read_text())["metrics"] == json.loads(json.dumps(m))
+    saved = json.loads((out / "eval.json").read_text())
+    assert saved["metrics"] == json.loads(json.dumps(m))
+    assert cfg.device == "auto" and saved["config"]["device"] == str(resolve_device("auto"))  # where it ran
     assert "![winrate/vs_short](plots/winrate_vs_short.png)" in (out / "eval.md").read_text()
 
     # Re-scoring with another judge reuses every cached generation.

@@ -79,7 +79,8 @@ def test_every_preset_passes_the_upfront_stage_check(tmp_path, preset):
 
 def test_loop_device_reaches_every_model_the_loop_loads(tmp_path, monkeypatch):
     """`device` (auto: a GPU when torch sees one) is where the loop samples and scores, and
-    PPO's default; one torch cannot see is refused before anything runs."""
+    every training stage's default; one torch cannot see, the loop's or a stage's, is refused
+    before anything runs."""
     import torch
 
     import instructrl.models
@@ -95,6 +96,13 @@ def test_loop_device_reaches_every_model_the_loop_loads(tmp_path, monkeypatch):
     assert not (tmp_path / "default").exists()
     cfg = build(LoopConfig, {"runs_dir": str(tmp_path)})
     assert S.loop_device(cfg) == "cpu" and S.ppo_overrides(cfg, cfg.root, 1)["device"] == "auto"
+    # every training stage takes the loop's device unless its own key says otherwise
+    cfg = build(LoopConfig, {"runs_dir": str(tmp_path), "device": "cpu", "rm": {"device": "auto"}})
+    assert [S.base_overrides(cfg, cfg.root)["device"], S.sft_overrides(cfg, cfg.root)["device"],
+            S.rm_overrides(cfg, cfg.root, 1)["device"], S.ppo_overrides(cfg, cfg.root, 2)["device"]] == ["cpu", "cpu", "auto", "cpu"]
+    with pytest.raises(ValueError, match=r"stage round-0/sft .*device 'cuda:1': torch sees 0 CUDA"):
+        run(build(LoopConfig, {"runs_dir": str(tmp_path), "sft": {"device": "cuda:1"}}))
+    assert not (tmp_path / "default").exists()
 
     seen = []
 
