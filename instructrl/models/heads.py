@@ -24,7 +24,7 @@ from typing import Any, Literal
 import torch
 
 from .dropout import set_dropout
-from .loader import DTYPES, ensure_pad_token, load_causal_lm, load_tokenizer, resolve_spec, set_attention
+from .loader import DTYPES, ensure_pad_token, load_causal_lm, load_tokenizer, read_config, resolve_spec, set_attention
 from .logprobs import hidden_states
 
 GAIN_KEY = "instructrl_reward_gain"
@@ -32,13 +32,23 @@ BIAS_KEY = "instructrl_reward_bias"
 
 
 def is_scalar_checkpoint(path: str | Path) -> bool:
-    cfg = Path(path) / "config.json"
-    if not cfg.exists():
+    """A ``*ForSequenceClassification`` checkpoint (a trained RM or value function): a local
+    directory, or a hub id (its config.json through the hub cache; one it cannot provide is
+    an error naming the id)."""
+    if str(path).split(":")[0] == "tiny":  # a fresh causal LM
         return False
-    import json
-
-    archs = json.loads(cfg.read_text()).get("architectures") or []
+    archs = read_config(str(path)).get("architectures") or []
     return any(a.endswith("ForSequenceClassification") for a in archs)
+
+
+def trained_scalar_path(spec: str, what: str = "reward model") -> str:
+    """``spec`` resolved, when it is a trained scalar-head checkpoint; else a ValueError naming
+    ``what``: a causal LM would get a fresh, random head and score noise."""
+    path = resolve_spec(spec)
+    if not is_scalar_checkpoint(path):
+        raise ValueError(f"{what} {spec!r} is not a scalar-head (ForSequenceClassification) checkpoint, so its head would be "
+                         f"random; train one with `instructrl rm`")
+    return path
 
 
 def _from_causal_lm(lm: Any, head_init: Literal["normal", "zeros"], seed: int) -> Any:

@@ -8,7 +8,8 @@ Specs:
   dequantized once through transformers' GGUF support and cached as plain HF safetensors in
   ``$INSTRUCTRL_CACHE`` (default ``~/.cache/instructrl``), so later loads take seconds.
 - a local directory with an HF checkpoint (any run's ``final/`` or ``checkpoints/step-N/``).
-- anything else is passed to ``from_pretrained`` as a hub id (``revision`` honoured).
+- anything else is passed to ``from_pretrained`` as a hub id (``revision`` honoured): the hub,
+  or its cache only with ``HF_HUB_OFFLINE=1``; one neither provides is an error naming it.
 
 Every tokenizer comes back with a pad token distinct from EOS (method doc §3b.2: pad == EOS
 masks EOS out of training, and the model never learns to stop) and ``padding_side="left"``
@@ -258,12 +259,46 @@ def resolve_spec(spec: str) -> str:
     return spec
 
 
+def is_hub_id(path: str) -> bool:
+    """A resolved spec that is not on disk: ``from_pretrained`` takes it to the hub (or, with
+    ``HF_HUB_OFFLINE=1``, to the hub cache only)."""
+    return not Path(path).expanduser().exists()
+
+
+def hub_error(spec: str, e: Exception) -> OSError:
+    """What went wrong fetching hub id ``spec``, naming it (transformers' offline message does not)."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    where = "the hub cache (HF_HUB_OFFLINE is set: nothing is downloaded)" if offline else "the Hugging Face hub or its cache"
+    return OSError(f"model spec {spec!r}: not a local directory, so a hub id, and {where} could not provide it: "
+                   f"{type(e).__name__}: {e}. A local model is a directory with config.json (a run's final/)")
+
+
+def read_config(path: str, revision: str | None = None) -> dict[str, Any]:
+    """The ``config.json`` of a checkpoint: a local directory's ({} when it has none, e.g. an
+    adapter-only checkpoint) or a hub id's, through the hub client and its cache."""
+    local = Path(path).expanduser()
+    if not is_hub_id(path):
+        return json.loads((local / "config.json").read_text()) if (local / "config.json").exists() else {}
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return json.loads(Path(hf_hub_download(path, "config.json", revision=revision)).read_text())
+    except Exception as e:  # not found, gated, offline without a cached copy: say which id
+        raise hub_error(path, e) from e
+
+
 def load_tokenizer(spec: str, revision: str | None = None):
     if spec.split(":")[0] == "tiny":
         return tiny_tokenizer()
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(resolve_spec(spec), revision=revision)
+    path = resolve_spec(spec)
+    try:
+        tok = AutoTokenizer.from_pretrained(path, revision=revision)
+    except OSError as e:
+        if not is_hub_id(path):
+            raise
+        raise hub_error(spec, e) from e
     ensure_pad_token(None, tok)
     return tok
 

@@ -142,9 +142,9 @@ def build_scorer(reward_cfg: Any, policy_tokenizer: Any, device: torch.device, b
     """The scorer a ``RewardConfig`` names."""
     kind = reward_cfg.kind
     if kind == "model":
-        from instructrl.models.heads import load_scalar_model
+        from instructrl.models.heads import load_scalar_model, trained_scalar_path
 
-        rm, rm_tok = load_scalar_model(reward_cfg.model, device=device)
+        rm, rm_tok = load_scalar_model(trained_scalar_path(reward_cfg.model, "reward.model"), device=device)
         return RewardModelScorer(rm, rm_tok, policy_tokenizer, batch_size)
     if kind == "lowercase":
         return CallableScorer(lowercase_share)

@@ -20,14 +20,13 @@ rollouts have them. All public scores are normalised with the checkpoint's gain 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
 import torch
 
 from instructrl.data.render import tokenize_prompt, tokenize_response
 from instructrl.data.schemas import Prompt
-from instructrl.models.heads import is_scalar_checkpoint, load_scalar_model, normalized_reward, reward_at_last, scalar_values
+from instructrl.models.heads import load_scalar_model, normalized_reward, reward_at_last, scalar_values, trained_scalar_path
 from instructrl.models.attention import is_enabled as attention_is_enabled
 from instructrl.models.logprobs import backbone, hidden_states, unwrap
 
@@ -143,14 +142,9 @@ class RewardModel(NamedTuple):
 
 
 def load_reward_model(spec: str, *, dtype: str = "float32", device: str | torch.device = "cpu") -> RewardModel:
-    """A trained RM checkpoint (HF ``*ForSequenceClassification`` dir, or a run dir's
-    ``final/``) in eval mode. A plain causal LM is refused: its head would be random."""
-    from instructrl.models.loader import resolve_spec
-
-    path = resolve_spec(spec)
-    if not Path(path).is_dir() or not is_scalar_checkpoint(path):
-        raise ValueError(f"reward model {spec!r} is not a scalar-head (ForSequenceClassification) checkpoint; train one with `instructrl rm`")
-    model, tok = load_scalar_model(path, dtype=dtype, device=device)
+    """A trained RM checkpoint (HF ``*ForSequenceClassification``: a directory, a run dir's
+    ``final/`` or a hub id) in eval mode. A plain causal LM is refused: its head would be random."""
+    model, tok = load_scalar_model(trained_scalar_path(spec), dtype=dtype, device=device)
     model.eval()
     return RewardModel(model, tok)
 

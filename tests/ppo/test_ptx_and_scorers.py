@@ -140,3 +140,18 @@ def test_callable_reward_by_import_path():
         build_scorer(bad.reward, None, torch.device("cpu"))
     with pytest.raises(ValueError, match="reward.fn is required"):
         load_config(PPOConfig, None, {"reward": {"kind": "callable"}})
+
+
+def test_reward_model_must_be_a_trained_scalar_checkpoint(tmp_path):
+    """reward.model names a trained RM: a causal LM (local, the tiny spec) would get a fresh
+    random head and PPO would optimise noise, so it is refused, naming the setting."""
+    from instructrl.models import load_causal_lm
+    from instructrl.ppo.scorers import build_scorer
+
+    lm, tok = load_causal_lm("tiny:hidden=32,layers=2,heads=4,kv_heads=2,ffn=64")
+    lm.save_pretrained(tmp_path / "lm")
+    tok.save_pretrained(tmp_path / "lm")
+    for spec in ("tiny", str(tmp_path / "lm")):
+        cfg = load_config(PPOConfig, None, {"reward": {"kind": "model", "model": spec}})
+        with pytest.raises(ValueError, match=r"reward.model '.*' is not a scalar-head .*head would be random"):
+            build_scorer(cfg.reward, tok, torch.device("cpu"))

@@ -108,3 +108,26 @@ def test_score_is_normalised_and_shares_consecutive_prompts(rm):
         set_normalization(model, 1.0, 0.0)
     with pytest.raises(ValueError, match="2 prompts but 1 responses"):
         score(RewardModel(model, tok), [p1, p2], ["x"])
+
+
+def test_reward_model_from_a_hub_id_keeps_its_trained_head(rm, hub_cache):
+    """An RM on the hub (say, one a teammate trained with instructrl and pushed) loads by its id,
+    through the hub cache here (HF_HUB_OFFLINE=1): it scores as the local copy does, with its
+    normalisation, and PPO's value init from it (head_init=zeros: used only for a fresh head)
+    gets its trained head, not a new one. An id the hub cannot provide is named in the error."""
+    from instructrl.reward import load_reward_model
+
+    model, tok = rm
+    prompts, responses = [Prompt(id="a", text="Name a fruit.")] * 2, ["apple", "stone"]
+    try:
+        set_normalization(model, 2.0, -0.5)
+        local = score(RewardModel(model, tok), prompts, responses)
+        hub_cache(model, tok, "instructrl-test/tiny-rm")
+        assert score(load_reward_model("instructrl-test/tiny-rm"), prompts, responses) == pytest.approx(local, abs=1e-5)
+    finally:
+        set_normalization(model, 1.0, 0.0)
+    value, _ = load_scalar_model("instructrl-test/tiny-rm", head_init="zeros")
+    torch.testing.assert_close(value.score.weight, model.score.weight)
+    assert value.score.weight.abs().sum() > 0
+    with pytest.raises(OSError, match=r"model spec 'instructrl-test/no-such-rm': not a local directory, so a hub id.*HF_HUB_OFFLINE"):
+        load_reward_model("instructrl-test/no-such-rm")

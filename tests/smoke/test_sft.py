@@ -53,6 +53,25 @@ def test_cli_trains_tiny_and_checkpoint_loads_in_transformers(tmp_path, demos_fi
     assert (run / "final" / "config.yaml").exists() and not (run / "tb").exists()
 
 
+def test_cli_fine_tunes_a_hub_id(tmp_path, demos_file, hub_cache):
+    """`model.name=<hub id>` as a user would give it, resolved here from a hub cache
+    (HF_HUB_OFFLINE=1): it trains from those weights and its run records the id."""
+    from instructrl.models import build_tiny
+
+    lm, tok = build_tiny("tiny:seed=5")
+    hub_cache(lm, tok, "instructrl-test/tiny-lm")
+    run = tmp_path / "run"
+    out = subprocess.run([sys.executable, "-m", "instructrl.cli", "sft", "model.name=instructrl-test/tiny-lm", f"data.train={demos_file}",
+                          f"output_dir={run}", "max_steps=2", "eval_every=2", *BASE],
+                         env={**ENV, "HF_HUB_CACHE": str(tmp_path / "hub")}, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    final, init = weights(run / "final"), lm.state_dict()
+    assert any(not torch.equal(final[k], init[k]) for k in final)  # trained
+    # from the hub weights, not a fresh tiny model: two small steps stay near them
+    assert all((final[k] - init[k]).abs().max() < 0.05 for k in final)
+    assert "instructrl-test/tiny-lm" in (run / "config.yaml").read_text()
+
+
 def test_resume_after_kill_matches_uninterrupted(tmp_path, demos_file):
     args = [f"data.train={demos_file}", "max_steps=8", "save_every=2", "eval_every=4", *BASE]
     cli("sft", f"output_dir={tmp_path / 'full'}", *args)

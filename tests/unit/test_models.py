@@ -147,6 +147,24 @@ def test_local_dir_and_hub_id_paths(tmp_path, tiny):
         resolve_spec(str(tmp_path / "empty"))
 
 
+def test_hub_id_loads_from_the_hub_cache_offline(hub_cache):
+    """A hub id takes the hub client's path, as a real user's does: resolved from a populated
+    cache with HF_HUB_OFFLINE=1 (tests never reach a hub), at the newest revision or a pinned
+    one; a SmolLM2-style tokenizer (pad = EOS) gets its own pad token on the way; an id the
+    cache does not hold is an error that names it."""
+    model, tok = build_tiny("tiny:seed=3")
+    tok.pad_token = tok.eos_token  # like SmolLM2
+    hub_cache(model, tok, "instructrl-test/tiny-lm", "0123456789abcdef0123456789abcdef01234567")
+    x = torch.tensor([[5, 6, 7]])
+    for cfg in (ModelConfig(name="instructrl-test/tiny-lm"),
+                ModelConfig(name="instructrl-test/tiny-lm", revision="0123456789abcdef0123456789abcdef01234567")):
+        m, t = load_causal_lm(cfg)
+        torch.testing.assert_close(m(x).logits[..., : model.config.vocab_size], model(x).logits)
+        assert t.pad_token_id != t.eos_token_id and t.eos_token == tok.eos_token
+    with pytest.raises(OSError, match=r"model spec 'instructrl-test/not-there': not a local directory, so a hub id"):
+        load_causal_lm("instructrl-test/not-there")
+
+
 def test_pad_token_added_when_pad_equals_eos(tmp_path, tiny):
     model, tok = build_tiny("tiny")
     tok2 = load_tokenizer("tiny")
