@@ -17,6 +17,7 @@ the responses are: on a wider spread (the synthetic ``response_mix``) it is high
 from __future__ import annotations
 
 import random
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -140,10 +141,18 @@ class SimulatedPanel:
     Agreement is measurable every round even when each item gets one labeler: a random
     ``audit_fraction`` of ranking items is ranked once more by a second labeler; those audit
     rankings only feed ``agreement(batch_id)``, never the results (no training data).
+
+    The panel's draws (which labelers take an item, which items are audited) are keyed by
+    ``seed`` and the batch id. ``run``: the run name a loop prefixes its batch ids with
+    (``<run>/round-1/rankings``; a labeling app needs ids unique across runs). It does not
+    enter the draws, nor does the revision an ``--only`` rerun adds (``-r2``): two runs that
+    differ only in name get the same labels, and a stage rerun from the same inputs the
+    labels a fresh run gets. Their ids are drawn as ``default/<stage>``, the ids of a run
+    named ``default``, so that every run recorded under that name keeps its draws.
     """
 
     def __init__(self, labelers: Sequence[SimulatedLabeler], pool: Pool = "train", seed: int = 0,
-                 audit_fraction: float = 0.1):
+                 audit_fraction: float = 0.1, run: str | None = None):
         if not labelers:
             raise ValueError("a panel needs at least one labeler")
         if pool not in ("train", "heldout"):
@@ -158,6 +167,7 @@ class SimulatedPanel:
         self._audits: dict[str, list[Ranking]] = {}
         self.pool = pool
         self.seed = seed
+        self.run = run
         self._batches: dict[str, LabelBatch] = {}
         self._results: dict[str, LabelResults] = {}
 
@@ -193,8 +203,14 @@ class SimulatedPanel:
             raise KeyError(f"unknown batch id {batch_id!r}; submit it first")
         return self._batches[batch_id]
 
+    def draw_key(self, batch_id: str) -> str:
+        """The batch id the panel's draws are keyed by: without the run's name and revision."""
+        if self.run is None or not batch_id.startswith(self.run + "/"):
+            return batch_id
+        return "default/" + re.sub(r"-r\d+$", "", batch_id[len(self.run) + 1 :])
+
     def _assign(self, batch: LabelBatch, index: int) -> list[SimulatedLabeler]:
-        rng = random.Random(f"assign:{self.seed}:{batch.id}:{index}")
+        rng = random.Random(f"assign:{self.seed}:{self.draw_key(batch.id)}:{index}")
         return rng.sample(list(self.labelers), batch.overlap)
 
     def _demonstrations(self, batch: LabelBatch) -> LabelResults:
@@ -217,7 +233,7 @@ class SimulatedPanel:
     def _rankings(self, batch: LabelBatch) -> LabelResults:
         out = LabelResults(batch_id=batch.id)
         audits: list[Ranking] = []
-        audit_rng = random.Random(f"audit:{self.seed}:{batch.id}")
+        audit_rng = random.Random(f"audit:{self.seed}:{self.draw_key(batch.id)}")
         for i, item in enumerate(batch.items):
             if "spec" not in item.prompt.metadata:
                 out.skipped += 1
@@ -258,11 +274,11 @@ def make_labelers(prefix: str, n: int, noise: float, seed: int) -> list[Simulate
             for k in range(n)]
 
 
-def training_panel(seed: int = 0, n: int = 8, noise: float = TRAIN_NOISE) -> SimulatedPanel:
+def training_panel(seed: int = 0, n: int = 8, noise: float = TRAIN_NOISE, run: str | None = None) -> SimulatedPanel:
     """The training labelers: ~73% pairwise agreement (the paper's 72.6 +- 1.5%)."""
-    return SimulatedPanel(make_labelers("train", n, noise, seed), pool="train", seed=seed)
+    return SimulatedPanel(make_labelers("train", n, noise, seed), pool="train", seed=seed, run=run)
 
 
-def heldout_panel(seed: int = 0, n: int = 4, noise: float = HELDOUT_NOISE) -> SimulatedPanel:
+def heldout_panel(seed: int = 0, n: int = 4, noise: float = HELDOUT_NOISE, run: str | None = None) -> SimulatedPanel:
     """Held-out labelers for evaluation only (the paper's 77.3 +- 1.3%)."""
-    return SimulatedPanel(make_labelers("heldout", n, noise, seed), pool="heldout", seed=seed)
+    return SimulatedPanel(make_labelers("heldout", n, noise, seed), pool="heldout", seed=seed, run=run)

@@ -246,7 +246,8 @@ def make_backend(cfg: LoopConfig, pool: str = "train") -> LabelerBackend:
     if cfg.labelers == "simulated":
         from instructrl.labelers import heldout_panel, training_panel
 
-        return training_panel(seed=cfg.seed) if pool == "train" else heldout_panel(seed=cfg.eval.heldout_seed)
+        # the run's name prefixes its batch ids but not the panel's draws (SimulatedPanel)
+        return training_panel(seed=cfg.seed, run=cfg.name) if pool == "train" else heldout_panel(seed=cfg.eval.heldout_seed, run=cfg.name)
     import os
 
     from instructrl.labelapp.client import HttpLabelers

@@ -88,6 +88,24 @@ def test_panel_is_a_backend_and_idempotent(prompts):
     assert [r.to_dict() for r in again.results(batch.id).rankings] == [r.to_dict() for r in res.rankings]
 
 
+def test_run_name_and_rerun_revision_do_not_enter_the_draws(prompts):
+    """A loop prefixes batch ids with its run's name (unique ids for a labeling app) and an
+    --only rerun adds a revision: neither changes who labels what or which items are audited,
+    so runs that differ only in name get the same labels; a run named `default` keeps the
+    draws it always had (records made under that name reproduce)."""
+    def labels(run, bid):
+        panel = SimulatedPanel(training_panel(seed=4, n=6).labelers, seed=4, audit_fraction=0.5, run=run)
+        batch = _ranking_batch(prompts, bid=bid)
+        panel.submit(batch)
+        return [r.to_dict() for r in panel.results(bid).rankings], panel.agreement(bid).n_items
+
+    base = labels(None, "default/round-1/rankings")  # the draws before runs had a name to drop
+    assert labels("default", "default/round-1/rankings") == base
+    assert labels("exp-a", "exp-a/round-1/rankings") == base == labels("exp-b", "exp-b/round-1/rankings-r2")
+    assert labels(None, "exp-a/round-1/rankings") != base  # without `run` the name is part of the id
+    assert labels("exp-a", "exp-a/round-2/rankings") != base  # another stage draws anew
+
+
 def test_overlap_and_agreement_report(prompts):
     panel = training_panel(seed=2, n=4)
     batch = _ranking_batch(prompts[:12], overlap=3)
