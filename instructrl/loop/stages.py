@@ -54,6 +54,7 @@ def check_stage_configs(cfg: LoopConfig) -> None:
     stage device torch cannot see. Paths need not exist yet: the configs only name them."""
     from instructrl.ppo import PPOConfig
     from instructrl.reward import RewardConfig
+    from instructrl.runtime import resolve_device
     from instructrl.sft import SFTConfig
 
     root = cfg.root
@@ -63,8 +64,6 @@ def check_stage_configs(cfg: LoopConfig) -> None:
         for ptx in (True, False) if cfg.ptx_ablation else (True,):
             name = f"round-{k}/" + ("ppo" if ptx else "ppo-noptx")
             checks.append((name, PPOConfig, lambda k=k, ptx=ptx: ppo_overrides(cfg, root, k, ptx)))
-    from instructrl.runtime import resolve_device
-
     for name, config_type, overrides in checks:
         try:
             stage = load_config(config_type, None, overrides())

@@ -35,8 +35,6 @@ def is_scalar_checkpoint(path: str | Path) -> bool:
     """A ``*ForSequenceClassification`` checkpoint (a trained RM or value function): a local
     directory, or a hub id (its config.json through the hub cache; one it cannot provide is
     an error naming the id)."""
-    if str(path).split(":")[0] == "tiny":  # a fresh causal LM
-        return False
     archs = read_config(str(path)).get("architectures") or []
     return any(a.endswith("ForSequenceClassification") for a in archs)
 
@@ -91,15 +89,14 @@ def load_scalar_model(
     """(model, tokenizer) for a reward model / value function. Dropout off by default."""
     from transformers import AutoModelForSequenceClassification
 
-    if spec.split(":")[0] != "tiny" and spec not in ("smollm2-135m", "smollm2"):
-        path = resolve_spec(spec)
-        if is_scalar_checkpoint(path):
-            tok = load_tokenizer(path)
-            model = AutoModelForSequenceClassification.from_pretrained(path, dtype=DTYPES[dtype])
-            ensure_pad_token(model, tok)
-            set_dropout(model, dropout)
-            set_attention(model, attention)
-            return model.to(device), tok
+    path = resolve_spec(spec)
+    if is_scalar_checkpoint(path):
+        tok = load_tokenizer(path)
+        model = AutoModelForSequenceClassification.from_pretrained(path, dtype=DTYPES[dtype])
+        ensure_pad_token(model, tok)
+        set_dropout(model, dropout)
+        set_attention(model, attention)
+        return model.to(device), tok
     lm, tok = load_causal_lm(spec, dtype=dtype, dropout=0.0)
     model = _from_causal_lm(lm, head_init, seed)
     model.config.pad_token_id = tok.pad_token_id

@@ -260,22 +260,24 @@ def resolve_spec(spec: str) -> str:
 
 
 def is_hub_id(path: str) -> bool:
-    """A resolved spec that is not on disk: ``from_pretrained`` takes it to the hub (or, with
-    ``HF_HUB_OFFLINE=1``, to the hub cache only)."""
-    return not Path(path).expanduser().exists()
+    """A resolved spec that is neither a ``tiny`` spec nor on disk: ``from_pretrained`` takes
+    it to the hub (or, with ``HF_HUB_OFFLINE=1``, to the hub cache only)."""
+    return path.split(":")[0] != "tiny" and not Path(path).expanduser().exists()
 
 
 def hub_error(spec: str, e: Exception) -> OSError:
     """What went wrong fetching hub id ``spec``, naming it (transformers' offline message does not)."""
-    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-    where = "the hub cache (HF_HUB_OFFLINE is set: nothing is downloaded)" if offline else "the Hugging Face hub or its cache"
+    from huggingface_hub import constants
+
+    where = "the hub cache (HF_HUB_OFFLINE is set: nothing is downloaded)" if constants.HF_HUB_OFFLINE else "the Hugging Face hub or its cache"
     return OSError(f"model spec {spec!r}: not a local directory, so a hub id, and {where} could not provide it: "
                    f"{type(e).__name__}: {e}. A local model is a directory with config.json (a run's final/)")
 
 
 def read_config(path: str, revision: str | None = None) -> dict[str, Any]:
     """The ``config.json`` of a checkpoint: a local directory's ({} when it has none, e.g. an
-    adapter-only checkpoint) or a hub id's, through the hub client and its cache."""
+    adapter-only checkpoint, or for a ``tiny`` spec) or a hub id's, through the hub client and
+    its cache."""
     local = Path(path).expanduser()
     if not is_hub_id(path):
         return json.loads((local / "config.json").read_text()) if (local / "config.json").exists() else {}
